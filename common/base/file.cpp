@@ -1,0 +1,245 @@
+#include "common/base/file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace bwc {
+
+std::string errnoText(int err)
+{
+    return std::strerror(err);
+}
+
+std::string parentDirectory(const std::string &path)
+{
+    auto slash = path.find_last_of('/');
+    if (slash == std::string::npos)
+        return ".";
+    if (slash == 0)
+        return "/";
+    return path.substr(0, slash);
+}
+
+std::string baseName(const std::string &path)
+{
+    auto slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+static Error ioError(const std::string &what, const std::string &path, int err)
+{
+    Errc code = Errc::Io;
+    if (err == ENOENT)
+        code = Errc::NotFound;
+    else if (err == EEXIST)
+        code = Errc::Exists;
+    else if (err == ENOSPC || err == EDQUOT)
+        code = Errc::NoSpace;
+    return Error(code, path + ": " + what + " failed: " + errnoText(err));
+}
+
+Expected<size_t> readSome(int fd, MutableByteView buf, const std::string &what)
+{
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n >= 0)
+            return size_t(n);
+        if (errno != EINTR)
+            return ioError("read", what, errno);
+    }
+}
+
+Expected<void> writeAll(int fd, ByteView data, const std::string &what)
+{
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return ioError("write", what, errno);
+        }
+        off += size_t(n);
+    }
+    return {};
+}
+
+Expected<void> fsyncDirectory(const std::string &dir)
+{
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.isValid())
+        return ioError("open directory", dir, errno);
+    if (::fsync(fd.get()) != 0)
+        return ioError("fsync directory", dir, errno);
+    return {};
+}
+
+namespace {
+
+class PosixWritableFile final : public WritableFile {
+public:
+    PosixWritableFile(UniqueFd fd, std::string path, uint64_t size)
+        : fd_(std::move(fd)), path_(std::move(path)), size_(size)
+    {
+    }
+
+    Expected<void> append(ByteView data) override
+    {
+        auto r = writeAll(fd_.get(), data, path_);
+        if (!r)
+            return r;
+        size_ += data.size();
+        return {};
+    }
+
+    Expected<void> sync() override
+    {
+        if (::fdatasync(fd_.get()) != 0)
+            return ioError("fdatasync", path_, errno);
+        return {};
+    }
+
+    uint64_t size() const override { return size_; }
+    const std::string &path() const override { return path_; }
+
+private:
+    UniqueFd fd_;
+    std::string path_;
+    uint64_t size_;
+};
+
+} // namespace
+
+Expected<std::unique_ptr<WritableFile>> createFile(const std::string &path)
+{
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    if (!fd.isValid())
+        return ioError("create", path, errno);
+    auto r = fsyncDirectory(parentDirectory(path));
+    if (!r)
+        return std::move(r).error();
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(std::move(fd), path, 0));
+}
+
+Expected<std::unique_ptr<WritableFile>> openForAppend(const std::string &path)
+{
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (!fd.isValid())
+        return ioError("open for append", path, errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        return ioError("stat", path, errno);
+    return std::unique_ptr<WritableFile>(
+        new PosixWritableFile(std::move(fd), path, uint64_t(st.st_size)));
+}
+
+Expected<Bytes> readFile(const std::string &path, uint64_t maxBytes)
+{
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid())
+        return ioError("open", path, errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        return ioError("stat", path, errno);
+    if (uint64_t(st.st_size) > maxBytes)
+        return Error(Errc::Format, path + ": file is " + std::to_string(st.st_size) +
+                                       " bytes, more than the " + std::to_string(maxBytes) +
+                                       " expected here; is it the right file?");
+    Bytes out(size_t(st.st_size));
+    size_t off = 0;
+    while (off < out.size()) {
+        auto n = readSome(fd.get(), MutableByteView(out).subspan(off), path);
+        if (!n)
+            return std::move(n).error();
+        if (*n == 0)
+            break;
+        off += *n;
+    }
+    out.resize(off);
+    return out;
+}
+
+Expected<std::string> readTextFile(const std::string &path, uint64_t maxBytes)
+{
+    auto b = readFile(path, maxBytes);
+    if (!b)
+        return std::move(b).error();
+    return std::string(b->begin(), b->end());
+}
+
+Expected<void> atomicReplace(const std::string &path, ByteView data, unsigned mode)
+{
+    std::string tmp = path + ".tmp";
+    {
+        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+        if (!fd.isValid())
+            return ioError("create", tmp, errno);
+        auto r = writeAll(fd.get(), data, tmp);
+        if (!r) {
+            ::unlink(tmp.c_str());
+            return r;
+        }
+        if (::fsync(fd.get()) != 0) {
+            int err = errno;
+            ::unlink(tmp.c_str());
+            return ioError("fsync", tmp, err);
+        }
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        return ioError("rename to " + path, tmp, err);
+    }
+    return fsyncDirectory(parentDirectory(path));
+}
+
+Expected<void> truncateFile(const std::string &path, uint64_t length)
+{
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.isValid())
+        return ioError("open", path, errno);
+    if (::ftruncate(fd.get(), off_t(length)) != 0)
+        return ioError("truncate", path, errno);
+    if (::fsync(fd.get()) != 0)
+        return ioError("fsync", path, errno);
+    return {};
+}
+
+Expected<void> makeDirectories(const std::string &path, unsigned mode)
+{
+    if (path.empty())
+        return {};
+    std::string partial;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        partial = path.substr(0, pos);
+        if (partial.empty())
+            continue;
+        if (::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST)
+            return ioError("mkdir", partial, errno);
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return Error(Errc::Io, path + ": exists but is not a directory");
+    return {};
+}
+
+bool pathExists(const std::string &path)
+{
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+Expected<uint64_t> fileSize(const std::string &path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return ioError("stat", path, errno);
+    return uint64_t(st.st_size);
+}
+
+} // namespace bwc
