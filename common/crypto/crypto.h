@@ -112,7 +112,9 @@ public:
     virtual std::unique_ptr<Sha256> newSha256() const = 0;
     Digest sha256(ByteView data) const;
 
-    virtual Expected<std::unique_ptr<AesGcm>> newAesGcm(ByteView key32) const = 0;
+    // AES-256-GCM with a 32-byte key; a 16-byte key (AES-128-GCM) is accepted only so
+    // that published test vectors can be checked.
+    virtual Expected<std::unique_ptr<AesGcm>> newAesGcm(ByteView key) const = 0;
     // One-shot helpers over newAesGcm.
     Expected<Bytes> aesGcmSeal(ByteView key32, const GcmNonce &nonce, ByteView aad,
                                ByteView plaintext) const;
