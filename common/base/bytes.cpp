@@ -1,6 +1,7 @@
 #include "common/base/bytes.h"
 
 #include <cstring>
+#include <string.h>
 
 namespace bwc {
 
@@ -46,11 +47,8 @@ void secureZero(void *data, size_t len)
 {
     if (len == 0)
         return;
-    volatile uint8_t *p = static_cast<volatile uint8_t *>(data);
-    while (len--)
-        *p++ = 0;
-    // Keep the stores ordered before any later free.
-    __asm__ __volatile__("" : : "r"(data) : "memory");
+    // glibc and musl: guaranteed not to be optimised away.
+    explicit_bzero(data, len);
 }
 
 bool constantTimeEqual(ByteView a, ByteView b)

@@ -173,8 +173,11 @@ Expected<std::string> readTextFile(const std::string &path, uint64_t maxBytes)
 Expected<void> atomicReplace(const std::string &path, ByteView data, unsigned mode)
 {
     std::string tmp = path + ".tmp";
+    // A stale temp file from a crash may have a looser mode than `mode`: start afresh.
+    if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
+        return ioError("remove stale", tmp, errno);
     {
-        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
         if (!fd.isValid())
             return ioError("create", tmp, errno);
         auto r = writeAll(fd.get(), data, tmp);

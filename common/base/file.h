@@ -11,7 +11,7 @@
 namespace bwc {
 
 // An append-only file. Writers of evidence go through this interface so that tests
-// can cut the power between any two steps (see tests/unit/common/power_cut.h).
+// can cut the power between any two steps (see tests/unit/common/chain/power_cut.h).
 class WritableFile {
 public:
     virtual ~WritableFile() = default;
