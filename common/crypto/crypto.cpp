@@ -1,5 +1,7 @@
 #include "common/crypto/crypto.h"
 
+#include <algorithm>
+
 namespace bwc::crypto {
 
 Digest Backend::sha256(ByteView data) const
@@ -58,8 +60,9 @@ static_assert(sizeof(kSpkiPrefix) + kP256PointLen == 0x59 + 2);
 
 Bytes p256SpkiDer(const P256Point &pub)
 {
-    Bytes out(std::begin(kSpkiPrefix), std::end(kSpkiPrefix));
-    out.insert(out.end(), pub.begin(), pub.end());
+    Bytes out(sizeof(kSpkiPrefix) + kP256PointLen);
+    std::copy(std::begin(kSpkiPrefix), std::end(kSpkiPrefix), out.begin());
+    std::copy(pub.begin(), pub.end(), out.begin() + sizeof(kSpkiPrefix));
     return out;
 }
 
@@ -77,12 +80,14 @@ Bytes p256Pkcs8Der(const P256KeyPair &key)
                                        0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
                                        0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20};
     static constexpr uint8_t mid[] = {0xa1, 0x44, 0x03, 0x42, 0x00};
-    Bytes out(std::begin(head), std::end(head));
-    out.insert(out.end(), key.priv.data(), key.priv.data() + kP256ScalarLen);
-    out.insert(out.end(), std::begin(mid), std::end(mid));
-    out.insert(out.end(), key.pub.begin(), key.pub.end());
-    // The outer length (0x87) must match what follows the first three bytes.
-    out[2] = uint8_t(out.size() - 3);
+    constexpr size_t total = sizeof(head) + kP256ScalarLen + sizeof(mid) + kP256PointLen;
+    // The outer length byte must match what follows the first three bytes.
+    static_assert(total - 3 == 0x87);
+    Bytes out(total);
+    auto it = std::copy(std::begin(head), std::end(head), out.begin());
+    it = std::copy(key.priv.data(), key.priv.data() + kP256ScalarLen, it);
+    it = std::copy(std::begin(mid), std::end(mid), it);
+    std::copy(key.pub.begin(), key.pub.end(), it);
     return out;
 }
 
