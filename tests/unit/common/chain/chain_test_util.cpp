@@ -16,44 +16,6 @@
 namespace bwc::chain::test
 {
 
-const std::vector<BackendKind> &backendKinds()
-{
-    static const std::vector<BackendKind> kinds = {
-#if BWC_TEST_HAVE_OPENSSL
-        BackendKind::Openssl,
-#endif
-        BackendKind::Mbedtls,
-    };
-    return kinds;
-}
-
-const crypto::Backend &backendFor(BackendKind kind)
-{
-    switch (kind) {
-    case BackendKind::Openssl: {
-#if BWC_TEST_HAVE_OPENSSL
-        static const std::unique_ptr<crypto::Backend> openssl = crypto::makeOpensslBackend();
-        REQUIRE(openssl);
-        return *openssl;
-#else
-        break;
-#endif
-    }
-    case BackendKind::Mbedtls: {
-        static const std::unique_ptr<crypto::Backend> mbedtls = crypto::makeMbedtlsBackend();
-        REQUIRE(mbedtls);
-        return *mbedtls;
-    }
-    }
-    FAIL("backend not built into this test");
-    throw std::logic_error("unreachable");
-}
-
-std::string kindName(BackendKind kind)
-{
-    return kind == BackendKind::Openssl ? "openssl" : "mbedtls";
-}
-
 const crypto::Backend &deviceBackend()
 {
     return backendFor(BackendKind::Mbedtls);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "tests/unit/common/crypto/test_backends.h"
+
 // Shared helpers of the chain tests: the backends built into the binary, temporary
 // directories, identities made from freshly generated keys, sample manifests.
 
@@ -22,11 +24,11 @@
 namespace bwc::chain::test
 {
 
-enum class BackendKind { Openssl, Mbedtls };
+using crypto::test::BackendKind;
+using crypto::test::backendFor;
+using crypto::test::backendKinds;
+using crypto::test::kindName;
 
-const std::vector<BackendKind> &backendKinds();
-const crypto::Backend &backendFor(BackendKind kind);
-std::string kindName(BackendKind kind);
 // The camera's backend (mbedTLS) and the dock's (OpenSSL when built, else mbedTLS).
 const crypto::Backend &deviceBackend();
 const crypto::Backend &dockBackend();

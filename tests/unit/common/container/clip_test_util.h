@@ -1,5 +1,7 @@
 #pragma once
 
+#include "tests/unit/common/crypto/test_backends.h"
+
 // Helpers of the container tests: the backends, temporary directories, writing a clip
 // from a list of steps, reading one back, and an independent parse of a clip's records
 // so that tests can cut, flip, reorder and splice them.
@@ -22,11 +24,11 @@
 
 namespace bwc::container::test {
 
-enum class BackendKind { Openssl, Mbedtls };
+using crypto::test::BackendKind;
+using crypto::test::backendFor;
+using crypto::test::backendKinds;
+using crypto::test::kindName;
 
-const std::vector<BackendKind> &backendKinds();
-const crypto::Backend &backendFor(BackendKind kind);
-std::string kindName(BackendKind kind);
 
 // A directory under $TMPDIR (or /tmp), removed with everything in it at the end.
 class TempDir {
