@@ -1,0 +1,156 @@
+#include "dock/cli/cli_util.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <sys/stat.h>
+
+#include "common/base/file.h"
+
+namespace bwc::cli {
+
+std::string formatError(std::string_view command, const Error &error)
+{
+    std::string out = "bwc";
+    if (!command.empty()) {
+        out += ' ';
+        out += command;
+    }
+    out += ": ";
+    out += error.message;
+    return out;
+}
+
+Expected<ClipSiblings> clipSiblings(const std::string &clipPath)
+{
+    const size_t n = kClipSuffix.size();
+    const std::string name = baseName(clipPath);
+    if (name.size() <= n || name.compare(name.size() - n, n, kClipSuffix) != 0)
+        return Error(Errc::Usage, clipPath + ": not a clip file name (expected <uuid>" +
+                                      std::string(kClipSuffix) +
+                                      "); give the clip that `bwc seal` or the dock wrote, "
+                                      "or a bundle directory");
+    ClipSiblings s;
+    s.stem = clipPath.substr(0, clipPath.size() - n);
+    s.manifestPath = s.stem + std::string(kManifestSuffix);
+    s.certPath = s.stem + std::string(kCertChainSuffix);
+    return s;
+}
+
+ClipSiblings sealOutputs(const std::string &outDir, std::string_view uuid)
+{
+    std::string dir = outDir;
+    while (dir.size() > 1 && dir.back() == '/')
+        dir.pop_back();
+    ClipSiblings s;
+    s.stem = dir + (dir.empty() || dir.back() != '/' ? "/" : "") + std::string(uuid);
+    s.manifestPath = s.stem + std::string(kManifestSuffix);
+    s.certPath = s.stem + std::string(kCertChainSuffix);
+    return s;
+}
+
+Expected<BackendKind> parseBackendName(std::string_view name)
+{
+    if (name == "mbedtls")
+        return BackendKind::Mbedtls;
+    if (name == "openssl")
+        return BackendKind::Openssl;
+    return Error(Errc::Usage, "--backend " + std::string(name) +
+                                  ": unknown crypto backend; use mbedtls or openssl");
+}
+
+Expected<void> checkDays(std::string_view option, int days)
+{
+    if (days < 1 || days > 36500)
+        return Error(Errc::Usage, std::string(option) + " " + std::to_string(days) +
+                                      ": out of range; give a number of days from 1 to 36500");
+    return {};
+}
+
+Expected<void> requireFile(std::string_view what, const std::string &path, std::string_view hint)
+{
+    std::string prefix = std::string(what);
+    if (!prefix.empty())
+        prefix += ' ';
+    prefix += path;
+    struct stat st {
+    };
+    if (::stat(path.c_str(), &st) != 0)
+        return Error(Errc::NotFound, prefix + ": " + errnoText(errno) + "; " + std::string(hint));
+    if (S_ISDIR(st.st_mode))
+        return Error(Errc::NotFound, prefix + ": is a directory, not a file; " + std::string(hint));
+    if (!S_ISREG(st.st_mode))
+        return Error(Errc::NotFound, prefix + ": not a regular file; " + std::string(hint));
+    return {};
+}
+
+bool isBundleDirectory(const std::string &path)
+{
+    struct stat st {
+    };
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return false;
+    return pathExists(path + "/" + std::string(kBundleIndexName));
+}
+
+Expected<Bytes> selectPrivateKeyDer(const std::vector<crypto::PemBlock> &blocks,
+                                    std::string_view what)
+{
+    for (const crypto::PemBlock &b : blocks) {
+        if (b.label == "PRIVATE KEY" || b.label == "EC PRIVATE KEY")
+            return b.der;
+    }
+    return Error(Errc::Format, std::string(what) +
+                                   ": no PRIVATE KEY block; is this a PEM private key file "
+                                   "(for example recipients/<name>.key of the agency PKI)?");
+}
+
+Expected<crypto::P256KeyPair> loadPrivateKey(const crypto::Backend &backend,
+                                             const std::string &path)
+{
+    BWC_ASSIGN(text, readTextFile(path, 1u << 20));
+    BWC_ASSIGN(blocks, crypto::parsePem(text, path));
+    BWC_ASSIGN(der, selectPrivateKeyDer(blocks, path));
+    auto key = backend.parsePrivateKeyDer(der);
+    secureZero(der.data(), der.size());
+    secureZero(text.data(), text.size());
+    if (!key)
+        return std::move(key).error().context(path + ": ");
+    return key;
+}
+
+void appendVarint(Bytes &out, uint64_t value)
+{
+    while (value >= 0x80) {
+        out.push_back(uint8_t(value | 0x80));
+        value >>= 7;
+    }
+    out.push_back(uint8_t(value));
+}
+
+Bytes lengthDelimited(ByteView message)
+{
+    Bytes out;
+    out.reserve(message.size() + 10);
+    appendVarint(out, message.size());
+    out.insert(out.end(), message.begin(), message.end());
+    return out;
+}
+
+std::string humanBytes(uint64_t bytes)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = double(bytes);
+    size_t u = 0;
+    while (v >= 1024.0 && u + 1 < std::size(units)) {
+        v /= 1024.0;
+        ++u;
+    }
+    char buf[32];
+    if (u == 0)
+        std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(bytes));
+    else
+        std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
+    return buf;
+}
+
+} // namespace bwc::cli
