@@ -1,10 +1,10 @@
 #include "common/container/container.h"
 
+#include <algorithm>
+
 namespace bwc::container {
 
 namespace {
-
-constexpr char kHexDigits[] = "0123456789abcdef";
 
 // Positions of the dashes in "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
 constexpr bool isDashPosition(size_t i)
@@ -12,52 +12,32 @@ constexpr bool isDashPosition(size_t i)
     return i == 8 || i == 13 || i == 18 || i == 23;
 }
 
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 } // namespace
 
 std::string uuidToString(const ClipUuid &uuid)
 {
-    std::string out;
-    out.reserve(36);
-    for (size_t i = 0; i < uuid.size(); ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out.push_back('-');
-        out.push_back(kHexDigits[uuid[i] >> 4]);
-        out.push_back(kHexDigits[uuid[i] & 0xf]);
-    }
-    return out;
+    std::string hex = toHex(uuid);
+    for (size_t pos : {8, 13, 18, 23})
+        hex.insert(pos, 1, '-');
+    return hex;
 }
 
 std::optional<ClipUuid> uuidFromString(std::string_view text)
 {
     if (text.size() != 36)
         return std::nullopt;
-    ClipUuid uuid{};
-    size_t byte = 0;
-    for (size_t i = 0; i < text.size();) {
-        if (isDashPosition(i)) {
-            if (text[i] != '-')
-                return std::nullopt;
-            ++i;
-            continue;
-        }
-        const int hi = hexValue(text[i]);
-        const int lo = hexValue(text[i + 1]);
-        if (hi < 0 || lo < 0)
+    std::string hex;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (isDashPosition(i) != (text[i] == '-'))
             return std::nullopt;
-        uuid[byte++] = uint8_t((hi << 4) | lo);
-        i += 2;
+        if (!isDashPosition(i))
+            hex.push_back(text[i]);
     }
+    auto bytes = fromHex(hex);
+    if (!bytes)
+        return std::nullopt;
+    ClipUuid uuid{};
+    std::copy(bytes->begin(), bytes->end(), uuid.begin());
     return uuid;
 }
 
