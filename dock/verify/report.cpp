@@ -275,9 +275,9 @@ std::string renderText(const Report &report)
 
     for (size_t i = 0; i < report.clips.size(); ++i) {
         const ClipReport &clip = report.clips[i];
-        out += "\nClip " + std::to_string(i + 1) + " of " + std::to_string(report.clips.size()) +
-               "\n";
-        out += "----------\n";
+        std::string title =
+            "Clip " + std::to_string(i + 1) + " of " + std::to_string(report.clips.size());
+        out += "\n" + title + "\n" + std::string(title.size(), '-') + "\n";
         out += "  file:               " + clip.clipPath + "\n";
         out += "  device:             " + orNone(clip.deviceId) + "\n";
         appendCert(out, "device certificate", clip.deviceCert);
