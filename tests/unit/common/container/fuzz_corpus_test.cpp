@@ -120,7 +120,7 @@ TEST_CASE("the committed fuzz seeds open with the harness's key")
 {
     CLIP_EACH_BACKEND(backend);
     const std::filesystem::path corpus =
-        std::filesystem::path(BWC_TEST_DATA_DIR) / ".." / "fuzz" / "corpus" / "fuzz_clip_reader";
+        std::filesystem::path(BWC_SOURCE_DIR) / "tests" / "fuzz" / "corpus" / "fuzz_clip_reader";
     REQUIRE(std::filesystem::is_directory(corpus));
     TempDir dir;
     std::map<std::string, bool> expected;
