@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "common/base/log.h"
 #include "dock/cli/cli_util.h"
 #include "dock/cli/commands.h"
@@ -141,8 +143,21 @@ int run(int argc, char **argv)
 
 } // namespace bwc::cli
 
+namespace {
+
+// Protobuf reports hostile input (invalid UTF-8 in a string field, ...) on stderr in its
+// own words; our parsers already turn the same failure into an error that names the file
+// and what to do, so protobuf's lines are kept for BWC_LOG=debug only.
+void protobufLog(google::protobuf::LogLevel, const char *file, int line, const std::string &message)
+{
+    bwc::log::debug(std::string("protobuf ") + file + ":" + std::to_string(line) + ": " + message);
+}
+
+} // namespace
+
 int main(int argc, char **argv)
 {
     bwc::log::setProgram("bwc");
+    google::protobuf::SetLogHandler(&protobufLog);
     return bwc::cli::run(argc, argv);
 }
