@@ -104,16 +104,24 @@ struct RecoveryJob {
 
 private:
     Expected<uint64_t> issueBoot(const std::string &note);
+    // A manifest of `kind` with what the device knows of itself (firmware, config, clock).
+    v1::Manifest deviceManifest(v1::ManifestKind kind) const;
 };
 
-Expected<uint64_t> RecoveryJob::issueBoot(const std::string &note)
+v1::Manifest RecoveryJob::deviceManifest(v1::ManifestKind kind) const
 {
     v1::Manifest m;
-    m.set_kind(v1::MANIFEST_KIND_BOOT);
+    m.set_kind(kind);
     m.set_fw_version(options.fwVersion);
     m.set_config_sha256(std::string(asChars(options.configSha256)));
     m.set_clock_source(options.clockSource);
     m.set_clock_error_ms(options.clockErrorMs);
+    return m;
+}
+
+Expected<uint64_t> RecoveryJob::issueBoot(const std::string &note)
+{
+    v1::Manifest m = deviceManifest(v1::MANIFEST_KIND_BOOT);
     m.set_note(note);
     BWC_TRY(chain.issue(std::move(m)));
     return chain.head().seq();
@@ -215,12 +223,7 @@ Expected<RecoveredClip> RecoveryJob::run(const container::ClipUuid &uuid)
                   std::to_string(rc.discardedBytes) + " bytes written after it discarded" +
                   logRemark;
 
-        v1::Manifest m;
-        m.set_kind(v1::MANIFEST_KIND_INTERRUPTED);
-        m.set_fw_version(options.fwVersion);
-        m.set_config_sha256(std::string(asChars(options.configSha256)));
-        m.set_clock_source(options.clockSource);
-        m.set_clock_error_ms(options.clockErrorMs);
+        v1::Manifest m = deviceManifest(v1::MANIFEST_KIND_INTERRUPTED);
         m.set_clip_uuid(uuidBytes);
         m.set_header_sha256(chosen->header_sha256());
         *m.mutable_streams() = chosen->streams();
