@@ -17,6 +17,7 @@ std::string_view errcName(Errc code)
     case Errc::Config: return "config";
     case Errc::Usage: return "usage";
     case Errc::Protocol: return "protocol";
+    case Errc::Device: return "device";
     case Errc::Internal: return "internal";
     }
     return "unknown";

@@ -22,6 +22,7 @@ enum class Errc {
     Config,      // invalid configuration value
     Usage,       // invalid command line
     Protocol,    // peer broke the offload protocol
+    Device,      // a device (camera, microphone, GPIO line, sound card) failed or is gone
     Internal,    // a bug: an invariant did not hold
 };
 
