@@ -114,26 +114,8 @@ Expected<crypto::P256KeyPair> loadPrivateKey(const crypto::Backend &backend,
     secureZero(der.data(), der.size());
     secureZero(text.data(), text.size());
     if (!key)
-        return std::move(key).error().context(path + ": ");
+        return std::move(key).error().context(path);
     return key;
-}
-
-void appendVarint(Bytes &out, uint64_t value)
-{
-    while (value >= 0x80) {
-        out.push_back(uint8_t(value | 0x80));
-        value >>= 7;
-    }
-    out.push_back(uint8_t(value));
-}
-
-Bytes lengthDelimited(ByteView message)
-{
-    Bytes out;
-    out.reserve(message.size() + 10);
-    appendVarint(out, message.size());
-    out.insert(out.end(), message.begin(), message.end());
-    return out;
 }
 
 std::string humanBytes(uint64_t bytes)

@@ -64,11 +64,6 @@ Expected<Bytes> selectPrivateKeyDer(const std::vector<crypto::PemBlock> &blocks,
 Expected<crypto::P256KeyPair> loadPrivateKey(const crypto::Backend &backend,
                                              const std::string &path);
 
-// Appends the protobuf base-128 varint of `value` to `out` (the length prefix of a
-// length-delimited record, as the metadata stream uses).
-void appendVarint(Bytes &out, uint64_t value);
-// `message` with its varint length prefix.
-Bytes lengthDelimited(ByteView message);
 
 // "1.2 MiB" style size for people.
 std::string humanBytes(uint64_t bytes);

@@ -19,6 +19,7 @@
 #include "common/chain/identity.h"
 #include "common/chain/manifest.h"
 #include "common/container/container.h"
+#include "common/container/metadata.h"
 #include "common/crypto/pem.h"
 #include "dock/cli/cli_util.h"
 
@@ -71,7 +72,7 @@ Expected<crypto::P256Point> loadRecipient(const crypto::Backend &backend, const 
     BWC_ASSIGN(certs, crypto::readPemFile(path, "CERTIFICATE"));
     auto info = backend.parseCertificateDer(certs.front());
     if (!info)
-        return std::move(info).error().context("--recipient " + path + ": ");
+        return std::move(info).error().context("--recipient " + path);
     return info->publicKey;
 }
 
@@ -81,11 +82,7 @@ Expected<void> appendMetadata(chain::ClipSession &session, int64_t startMono,
     v1::MetadataRecord r = record;
     r.set_utc_ms(utcNowMs());
     r.set_mono_ms((monoNowNs() - startMono) / 1'000'000);
-    std::string bytes;
-    if (!r.SerializeToString(&bytes))
-        return Error(Errc::Internal, "metadata record: serialisation failed");
-    const Bytes framed = lengthDelimited(asBytes(bytes));
-    return session.append(container::kMetadataStreamId, framed);
+    return session.append(container::kMetadataStreamId, container::frameMetadataRecord(r));
 }
 
 v1::MetadataRecord eventRecord(const std::string &name, const std::string &detail)
@@ -135,11 +132,11 @@ Expected<Sealed> seal(const SealArgs &args)
     auto identity = chain::SoftwareIdentity::load(*backend, args.deviceKey, args.deviceCert,
                                                   args.stateDir + "/counter");
     if (!identity)
-        return std::move(identity).error().context("device identity: ");
+        return std::move(identity).error().context("device identity");
     SystemClock clock;
     auto chainState = chain::ChainState::open(*backend, **identity, args.stateDir, clock);
     if (!chainState)
-        return std::move(chainState).error().context("--state " + args.stateDir + ": ");
+        return std::move(chainState).error().context("--state " + args.stateDir);
     for (const std::string &note : (*chainState)->recoveryNotes())
         std::cerr << "bwc seal: chain recovery: " << note << "\n";
 
@@ -156,7 +153,8 @@ Expected<Sealed> seal(const SealArgs &args)
     options.clipDir = staging.path();
     options.writer.streams = {
         {container::kMediaStreamId, v1::STREAM_TYPE_MEDIA, "video/mp4"},
-        {container::kMetadataStreamId, v1::STREAM_TYPE_METADATA, "application/x-bwc-metadata"},
+        {container::kMetadataStreamId, v1::STREAM_TYPE_METADATA,
+         std::string(container::kMetadataContentType)},
     };
     options.writer.recipients = recipients;
     options.officerId = args.officer;

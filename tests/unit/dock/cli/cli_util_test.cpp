@@ -124,32 +124,6 @@ TEST_CASE("isBundleDirectory needs a directory with bundle.bwcb")
     CHECK_FALSE(isBundleDirectory(dir.path + "/missing"));
 }
 
-TEST_CASE("appendVarint writes protobuf base-128 varints")
-{
-    auto enc = [](uint64_t v) {
-        Bytes out;
-        appendVarint(out, v);
-        return out;
-    };
-    CHECK(enc(0) == Bytes{0x00});
-    CHECK(enc(1) == Bytes{0x01});
-    CHECK(enc(127) == Bytes{0x7f});
-    CHECK(enc(128) == Bytes{0x80, 0x01});
-    CHECK(enc(300) == Bytes{0xac, 0x02});
-    CHECK(enc(UINT64_MAX) == Bytes{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01});
-}
-
-TEST_CASE("lengthDelimited prefixes the length")
-{
-    Bytes msg(200, 0x5a);
-    Bytes framed = lengthDelimited(msg);
-    REQUIRE(framed.size() == 202);
-    CHECK(framed[0] == 0xc8);
-    CHECK(framed[1] == 0x01);
-    CHECK(Bytes(framed.begin() + 2, framed.end()) == msg);
-    CHECK(lengthDelimited({}) == Bytes{0x00});
-}
-
 TEST_CASE("humanBytes")
 {
     CHECK(humanBytes(0) == "0 B");
