@@ -103,7 +103,7 @@ Expected<Opened> openClip(const OpenArgs &args)
             return Error(Errc::NotFound, args.clip + ": --key " + args.key +
                                              " is not a recipient of this clip; use the "
                                              "agency evidence key the clip was sealed to");
-        return std::move(unlocked).error().context(args.clip + ": ");
+        return std::move(unlocked).error().context(args.clip);
     }
 
     BWC_ASSIGN(file, createFile(tmpPath));
@@ -124,7 +124,7 @@ Expected<Opened> openClip(const OpenArgs &args)
     if (tty)
         std::cerr << "\n";
     if (!read)
-        return std::move(read).error().context("nothing written: ");
+        return std::move(read).error().context("nothing written");
     BWC_TRY(file->sync());
     result.bytes = file->size();
     result.sha256 = toHex(read->mediaPlaintextSha256);

@@ -143,7 +143,7 @@ int runVerify(const VerifyArgs &args)
     const std::string text = args.json ? verify::renderJson(*report) : verify::renderText(*report);
     if (!args.reportOut.empty()) {
         if (auto ok = atomicReplace(args.reportOut, asBytes(text)); !ok) {
-            std::cerr << formatError(kCommand, ok.error().context("--report-out: ")) << "\n";
+            std::cerr << formatError(kCommand, ok.error().context("--report-out")) << "\n";
             return kExitUsage;
         }
     }

@@ -138,7 +138,7 @@ Expected<void> writeBundleInto(const std::string &dir, const BundleSource &sourc
     for (const BundleClipSource &clip : source.clips) {
         auto parsed = chain::parseManifest(clip.manifest);
         if (!parsed)
-            return std::move(parsed).error().context("clip " + clip.clipPath + ": ");
+            return std::move(parsed).error().context("clip " + clip.clipPath);
         auto inSegment = segmentBytes.find(parsed->seq());
         if (inSegment == segmentBytes.end() || inSegment->second != clip.manifest.manifest())
             return Error(Errc::Chain, "clip " + clip.clipPath + ": its " +
@@ -231,7 +231,7 @@ Expected<void> writeBundle(const std::string &outDir, const BundleSource &source
     const std::string temp = buf.data();
     TempDirGuard guard(temp);
     if (auto written = writeBundleInto(temp, source); !written)
-        return std::move(written).error().context("bundle " + target + ": ");
+        return std::move(written).error().context("bundle " + target);
     // Renaming onto an empty directory replaces it.
     if (::rename(temp.c_str(), target.c_str()) != 0)
         return Error(errno == ENOTEMPTY || errno == EEXIST ? Errc::Exists : Errc::Io,
