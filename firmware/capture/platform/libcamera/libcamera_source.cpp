@@ -29,6 +29,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "firmware/capture/mapped_buffer.h"
 #include "firmware/capture/av_util.h"
 #include "firmware/capture/pacer.h"
 #include "firmware/capture/platform/v4l2/v4l2_convert.h"
@@ -59,31 +60,6 @@ Expected<std::shared_ptr<lc::CameraManager>> sharedCameraManager()
     shared = manager;
     return manager;
 }
-
-// A dmabuf mapped read-only; unmapped on destruction.
-class Mapping
-{
-public:
-    Mapping(void *addr, size_t length) : addr_(addr), length_(length) {}
-    Mapping(const Mapping &) = delete;
-    Mapping &operator=(const Mapping &) = delete;
-    Mapping(Mapping &&other) noexcept
-        : addr_(std::exchange(other.addr_, nullptr)), length_(std::exchange(other.length_, 0))
-    {
-    }
-    Mapping &operator=(Mapping &&) = delete;
-    ~Mapping()
-    {
-        if (addr_ != nullptr)
-            ::munmap(addr_, length_);
-    }
-    const uint8_t *data() const { return static_cast<const uint8_t *>(addr_); }
-    size_t length() const { return length_; }
-
-private:
-    void *addr_;
-    size_t length_;
-};
 
 class LibcameraSource final : public VideoSource
 {
@@ -142,7 +118,7 @@ private:
     uint32_t captureHeight_ = 0;
     uint32_t stride_ = 0;
     std::unique_ptr<lc::FrameBufferAllocator> allocator_;
-    std::vector<Mapping> mappings_;
+    std::vector<MappedBuffer> mappings_;
     std::map<const lc::FrameBuffer *, std::array<const uint8_t *, 3>> planes_;
     std::vector<std::unique_ptr<lc::Request>> requests_;
     bool running_ = false;
@@ -299,7 +275,7 @@ Expected<void> LibcameraSource::mapBuffers()
         for (const auto &plane : planes)
             extent[plane.fd.get()] =
                 std::max<size_t>(extent[plane.fd.get()], size_t(plane.offset) + plane.length);
-        std::map<int, const Mapping *> mapped;
+        std::map<int, const MappedBuffer *> mapped;
         for (const auto &[fd, length] : extent) {
             void *addr = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
             if (addr == MAP_FAILED)
@@ -319,7 +295,7 @@ Expected<void> LibcameraSource::mapBuffers()
             const auto &plane = p < planes.size() ? planes[p] : planes.back();
             if (p < planes.size())
                 offset = plane.offset;
-            const Mapping *map = mapped[plane.fd.get()];
+            const MappedBuffer *map = mapped[plane.fd.get()];
             const size_t need = strides[p] * rows[p];
             if (offset + need > map->length())
                 return Error(Errc::Device, name() + ": frame buffer plane " + std::to_string(p) +

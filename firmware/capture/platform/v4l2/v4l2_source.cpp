@@ -21,6 +21,7 @@
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/unique_fd.h"
+#include "firmware/capture/mapped_buffer.h"
 #include "firmware/capture/av_util.h"
 #include "firmware/capture/pacer.h"
 #include "firmware/capture/platform/v4l2/v4l2_convert.h"
@@ -52,43 +53,6 @@ bool isMjpeg(uint32_t fourcc)
 {
     return fourcc == V4L2_PIX_FMT_MJPEG || fourcc == V4L2_PIX_FMT_JPEG;
 }
-
-// One buffer of the driver mapped into our address space; unmapped on destruction.
-class MappedBuffer
-{
-public:
-    MappedBuffer(void *addr, size_t length) : addr_(addr), length_(length) {}
-    MappedBuffer(const MappedBuffer &) = delete;
-    MappedBuffer &operator=(const MappedBuffer &) = delete;
-    MappedBuffer(MappedBuffer &&other) noexcept
-        : addr_(std::exchange(other.addr_, nullptr)), length_(std::exchange(other.length_, 0))
-    {
-    }
-    MappedBuffer &operator=(MappedBuffer &&other) noexcept
-    {
-        if (this != &other) {
-            unmap();
-            addr_ = std::exchange(other.addr_, nullptr);
-            length_ = std::exchange(other.length_, 0);
-        }
-        return *this;
-    }
-    ~MappedBuffer() { unmap(); }
-
-    const uint8_t *data() const { return static_cast<const uint8_t *>(addr_); }
-    size_t length() const { return length_; }
-
-private:
-    void unmap()
-    {
-        if (addr_ != nullptr)
-            ::munmap(addr_, length_);
-        addr_ = nullptr;
-    }
-
-    void *addr_;
-    size_t length_;
-};
 
 class V4l2Source final : public VideoSource
 {
