@@ -41,36 +41,38 @@ ClockState systemClockState()
     return {v1::CLOCK_SOURCE_NTP, uint32_t(std::min<long>(tx.maxerror / 1000, UINT32_MAX))};
 }
 
-std::string ledHistoryJson(const std::vector<LedRecord> &records, size_t last)
+// The newest `last` records as a JSON array, each rendered by `toJson`.
+template <typename Record, typename ToJson>
+std::string historyJson(const std::vector<Record> &records, size_t last, ToJson toJson)
 {
     std::string out = "[";
     const size_t from = records.size() > last ? records.size() - last : 0;
     for (size_t i = from; i < records.size(); ++i) {
         if (i > from)
             out += ",";
-        out += JsonObject()
-                   .add("led", ledIdName(records[i].led))
-                   .add("mode", ledModeName(records[i].mode))
-                   .add("mono_ns", records[i].monoNs)
-                   .str();
+        out += toJson(records[i]).str();
     }
     return out + "]";
 }
 
+std::string ledHistoryJson(const std::vector<LedRecord> &records, size_t last)
+{
+    return historyJson(records, last, [](const LedRecord &r) {
+        return JsonObject()
+            .add("led", ledIdName(r.led))
+            .add("mode", ledModeName(r.mode))
+            .add("mono_ns", r.monoNs);
+    });
+}
+
 std::string toneHistoryJson(const std::vector<ToneRecord> &records, size_t last)
 {
-    std::string out = "[";
-    const size_t from = records.size() > last ? records.size() - last : 0;
-    for (size_t i = from; i < records.size(); ++i) {
-        if (i > from)
-            out += ",";
-        out += JsonObject()
-                   .add("tone", toneIdName(records[i].tone))
-                   .add("requested_mono_ns", records[i].requestedMonoNs)
-                   .add("first_sample_mono_ns", records[i].firstSampleMonoNs)
-                   .str();
-    }
-    return out + "]";
+    return historyJson(records, last, [](const ToneRecord &r) {
+        return JsonObject()
+            .add("tone", toneIdName(r.tone))
+            .add("requested_mono_ns", r.requestedMonoNs)
+            .add("first_sample_mono_ns", r.firstSampleMonoNs);
+    });
 }
 
 std::string errorJson(std::string_view message)
