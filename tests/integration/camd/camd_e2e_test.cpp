@@ -12,6 +12,7 @@
 
 #include "common/base/clock.h"
 #include "common/chain/chain_rules.h"
+#include "common/crypto/crypto.h"
 #include "firmware/camd/packet_router.h"
 #include "firmware/camd/pipeline.h"
 #include "firmware/capture/video_source.h"
@@ -178,6 +179,30 @@ TEST_CASE(
     CommandResult withKey = cam.verify(clip, true);
     INFO(withKey.output);
     CHECK(withKey.exitCode == 0);
+
+    // The metadata stream: the time state, the fixed location once a second, the events.
+    {
+        auto backend = crypto::makeMbedtlsBackend();
+        const auto records = openClip(*backend, cam.agencyKey(*backend), clip.clipPath,
+                                      cam.dir() + "/in-process.mp4");
+        size_t fixes = 0, times = 0;
+        std::vector<std::string> events;
+        for (const v1::MetadataRecord &r : records) {
+            if (r.has_location()) {
+                ++fixes;
+                CHECK(r.location().latitude_deg() == 52.52);
+                CHECK(r.location().longitude_deg() == 13.405);
+                CHECK(r.location().source() == "fixed");
+            }
+            times += r.has_time() ? 1 : 0;
+            if (r.has_event())
+                events.push_back(r.event().name());
+        }
+        CHECK(times == 1);
+        CHECK(fixes >= 11);
+        for (const char *name : {"record-start", "button-press", "record-stop"})
+            CHECK(std::find(events.begin(), events.end(), name) != events.end());
+    }
 
     const std::string mp4 = cam.open(clip, "clip");
 #ifdef BWC_FFPROBE

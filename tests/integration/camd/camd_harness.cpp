@@ -25,6 +25,8 @@ extern "C" {
 #include "common/base/file.h"
 #include "common/chain/manifest.h"
 #include "common/container/container.h"
+#include "common/container/metadata.h"
+#include "common/crypto/pem.h"
 #include "firmware/capture/video_source.h"
 #include "firmware/control/control.h"
 
@@ -322,6 +324,15 @@ std::string Camera::open(const Clip &clip, const std::string &name) const
     return out;
 }
 
+crypto::P256KeyPair Camera::agencyKey(const crypto::Backend &backend) const
+{
+    auto blocks = crypto::readPemFile(dir_ + "/pki/recipients/aek.key", "PRIVATE KEY");
+    REQUIRE(blocks.ok());
+    auto key = backend.parsePrivateKeyDer(blocks->front());
+    REQUIRE(key.ok());
+    return *key;
+}
+
 std::string Camera::log() const
 {
     auto text = readTextFile(logPath_);
@@ -404,6 +415,35 @@ DecodedMedia decodeMp4(const std::string &path, std::vector<uint64_t> &counters,
     avcodec_send_packet(dec.get(), nullptr);
     drain();
     return media;
+}
+
+// Decrypts a clip's media stream to `mp4Path`; returns the metadata records.
+std::vector<v1::MetadataRecord> openClip(const crypto::Backend &backend,
+                                         const crypto::P256KeyPair &key,
+                                         const std::string &clipPath, const std::string &mp4Path)
+{
+    auto reader = container::ClipReader::open(backend, clipPath);
+    REQUIRE(reader.ok());
+    REQUIRE((*reader)->unlock(key).ok());
+    std::ofstream out(mp4Path, std::ios::binary);
+    Bytes metadata;
+    container::ReadOptions options;
+    options.decrypt = true;
+    options.sink = [&](uint8_t stream, ByteView plain) -> Expected<void> {
+        if (stream == container::kMediaStreamId)
+            out.write(reinterpret_cast<const char *>(plain.data()), std::streamsize(plain.size()));
+        else
+            metadata.insert(metadata.end(), plain.begin(), plain.end());
+        return {};
+    };
+    auto read = (*reader)->read(options);
+    if (!read)
+        INFO(read.error().message);
+    REQUIRE(read.ok());
+    out.close();
+    auto records = container::parseMetadataStream(metadata);
+    REQUIRE(records.ok());
+    return *records;
 }
 
 double lumaPsnr(const fw::Frame &a, const fw::Frame &b, uint32_t x0, uint32_t y0, uint32_t x1,

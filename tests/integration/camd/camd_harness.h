@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bwc/v1/clip.pb.h"
 #include "bwc/v1/manifest.pb.h"
 #include "common/crypto/crypto.h"
 #include "firmware/media/frame.h"
@@ -78,6 +79,8 @@ public:
 
     // `bwc verify --json` with the agency CA, CRL and (optionally) the evidence key.
     CommandResult verify(const Clip &clip, bool withKey) const;
+    // The agency evidence key of the test PKI.
+    crypto::P256KeyPair agencyKey(const crypto::Backend &backend) const;
     // `bwc open` to <dir>/<name>.mp4; returns the path.
     std::string open(const Clip &clip, const std::string &name) const;
 
@@ -113,6 +116,12 @@ struct DecodedMedia {
 // counters are still read from all frames into `counters`).
 DecodedMedia decodeMp4(const std::string &path, std::vector<uint64_t> &counters,
                        unsigned keepEvery = 0);
+
+// Decrypts a clip with the agency key in-process: the media stream to `mp4Path`; returns
+// the metadata stream's records.
+std::vector<v1::MetadataRecord> openClip(const crypto::Backend &backend,
+                                         const crypto::P256KeyPair &key,
+                                         const std::string &clipPath, const std::string &mp4Path);
 
 // PSNR of the luma of two frames over a rectangle.
 double lumaPsnr(const fw::Frame &a, const fw::Frame &b, uint32_t x0, uint32_t y0, uint32_t x1,

@@ -20,39 +20,6 @@
 using namespace bwc;
 namespace fs = std::filesystem;
 
-namespace {
-
-// Decrypts a clip's media stream to `mp4Path`; returns the metadata records.
-std::vector<v1::MetadataRecord> openClip(const crypto::Backend &backend,
-                                         const crypto::P256KeyPair &key,
-                                         const std::string &clipPath, const std::string &mp4Path)
-{
-    auto reader = container::ClipReader::open(backend, clipPath);
-    REQUIRE(reader.ok());
-    REQUIRE((*reader)->unlock(key).ok());
-    std::ofstream out(mp4Path, std::ios::binary);
-    Bytes metadata;
-    container::ReadOptions options;
-    options.decrypt = true;
-    options.sink = [&](uint8_t stream, ByteView plain) -> Expected<void> {
-        if (stream == container::kMediaStreamId)
-            out.write(reinterpret_cast<const char *>(plain.data()), std::streamsize(plain.size()));
-        else
-            metadata.insert(metadata.end(), plain.begin(), plain.end());
-        return {};
-    };
-    auto read = (*reader)->read(options);
-    if (!read)
-        INFO(read.error().message);
-    REQUIRE(read.ok());
-    out.close();
-    auto records = container::parseMetadataStream(metadata);
-    REQUIRE(records.ok());
-    return *records;
-}
-
-} // namespace
-
 TEST_CASE("camd: a roll-over continues in a new chained clip without losing a frame")
 {
     char tmpl[] = "/tmp/bwc-rollover-XXXXXX";
@@ -145,7 +112,7 @@ TEST_CASE("camd: a roll-over continues in a new chained clip without losing a fr
         std::copy(manifests[i].clip_uuid().begin(), manifests[i].clip_uuid().end(), uuid.begin());
         const std::string clip = dir + "/clips/" + container::uuidToString(uuid) + ".bwcclip";
         const std::string mp4 = dir + "/clip" + std::to_string(i) + ".mp4";
-        auto records = openClip(*backend, *agencyKey, clip, mp4);
+        auto records = test::openClip(*backend, *agencyKey, clip, mp4);
         bool sawStart = false;
         for (const v1::MetadataRecord &r : records)
             sawStart |= r.has_event() && r.event().name() == "record-start";
