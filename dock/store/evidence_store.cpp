@@ -1,0 +1,804 @@
+#include "dock/store/evidence_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "common/base/log.h"
+#include "common/base/unique_fd.h"
+#include "common/chain/identity.h"
+#include "common/chain/manifest.h"
+#include "dock/verify/verify.h"
+
+namespace bwc::store {
+
+namespace {
+
+// Device ids are printable but may hold '/', spaces or quotes: file names use a safe
+// form plus a short hash of the exact id, so two ids never share a name.
+std::string safeName(const crypto::Backend &backend, const std::string &deviceId)
+{
+    std::string out;
+    for (char c : deviceId) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+        out += ok ? c : '_';
+    }
+    const crypto::Digest d = backend.sha256(asBytes(deviceId));
+    return out + "-" + toHex(ByteView(d.data(), 4));
+}
+
+Expected<std::string> fileSha256(const crypto::Backend &backend, const std::string &path)
+{
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid())
+        return Error(errno == ENOENT ? Errc::NotFound : Errc::Io,
+                     path + ": open failed: " + errnoText(errno));
+    auto sha = backend.newSha256();
+    Bytes buf(1 << 16);
+    for (;;) {
+        BWC_ASSIGN(n, readSome(fd.get(), buf, path));
+        if (n == 0)
+            break;
+        sha->update(ByteView(buf.data(), n));
+    }
+    const crypto::Digest d = sha->finish();
+    return toHex(d);
+}
+
+Expected<void> renameDurably(const std::string &from, const std::string &to)
+{
+    BWC_TRY(makeDirectories(parentDirectory(to)));
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+        const int err = errno;
+        return Error(err == ENOSPC ? Errc::NoSpace : Errc::Io,
+                     "rename " + from + " -> " + to + " failed: " + errnoText(err));
+    }
+    BWC_TRY(fsyncDirectory(parentDirectory(to)));
+    return fsyncDirectory(parentDirectory(from));
+}
+
+Expected<void> removeFile(const std::string &path)
+{
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        return Error(Errc::Io, path + ": unlink failed: " + errnoText(errno));
+    return {};
+}
+
+std::string failedChecks(const verify::ClipReport &report)
+{
+    std::string out;
+    for (const verify::Check &check : report.checks) {
+        if (check.status == verify::Status::Pass)
+            continue;
+        if (check.status == verify::Status::Skipped &&
+            (check.name == "chain" || check.name == "decrypt" || check.name == "plaintext_sha256"))
+            continue;
+        if (!out.empty())
+            out += "; ";
+        out +=
+            std::string(verify::statusName(check.status)) + " " + check.name + ": " + check.detail;
+    }
+    return out.empty() ? "a required check did not pass" : out;
+}
+
+std::optional<AlarmKind> alarmFor(chain::Verdict verdict)
+{
+    switch (verdict) {
+    case chain::Verdict::Gap:
+        return AlarmKind::Gap;
+    case chain::Verdict::Fork:
+        return AlarmKind::Fork;
+    case chain::Verdict::Rollback:
+        return AlarmKind::Rollback;
+    case chain::Verdict::DeviceMismatch:
+        return AlarmKind::DeviceMismatch;
+    case chain::Verdict::Append:
+    case chain::Verdict::Idempotent:
+        break;
+    }
+    return std::nullopt;
+}
+
+std::string lowerKind(v1::ManifestKind kind)
+{
+    std::string name = v1::ManifestKind_Name(kind);
+    const std::string prefix = "MANIFEST_KIND_";
+    if (name.rfind(prefix, 0) == 0)
+        name = name.substr(prefix.size());
+    for (char &c : name)
+        if (c >= 'A' && c <= 'Z')
+            c = char(c - 'A' + 'a');
+    return name;
+}
+
+std::string kindName(v1::ManifestKind kind)
+{
+    std::string name = v1::ManifestKind_Name(kind);
+    const std::string prefix = "MANIFEST_KIND_";
+    return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
+}
+
+std::string digestString(const crypto::Digest &d)
+{
+    return std::string(reinterpret_cast<const char *>(d.data()), d.size());
+}
+
+// Runs the chain rules against the catalog's head; a catalog error inside the lookup is
+// returned instead of a verdict.
+Expected<chain::Decision> judge(Catalog &catalog, const std::string &certDeviceId,
+                                const v1::Manifest &m, const crypto::Digest &mHash)
+{
+    BWC_ASSIGN(head, catalog.chainHead(m.device_id()));
+    std::optional<Error> lookupError;
+    auto lookup = [&](uint64_t seq) -> std::optional<crypto::Digest> {
+        auto h = catalog.manifestHash(m.device_id(), seq);
+        if (!h) {
+            lookupError = h.error();
+            return std::nullopt;
+        }
+        return *h;
+    };
+    chain::Decision decision = chain::evaluate(head, lookup, certDeviceId, m, mHash);
+    if (lookupError)
+        return *lookupError;
+    return decision;
+}
+
+} // namespace
+
+IncomingFile::IncomingFile(std::string storeRoot, std::string deviceId, uint64_t seq,
+                           uint64_t expectedBytes, std::unique_ptr<WritableFile> file,
+                           std::string syncedPath, uint64_t resumeOffset)
+    : storeRoot_(std::move(storeRoot)), deviceId_(std::move(deviceId)), seq_(seq),
+      expectedBytes_(expectedBytes), file_(std::move(file)), syncedPath_(std::move(syncedPath)),
+      resumeOffset_(resumeOffset)
+{
+}
+
+IncomingFile::~IncomingFile() = default;
+
+Expected<void> IncomingFile::write(uint64_t offset, ByteView data)
+{
+    const std::string what = "evidence store " + storeRoot_ + ": receiving device " +
+                             chain::printableForMessage(deviceId_) + " seq " +
+                             std::to_string(seq_) + ": ";
+    if (offset != size())
+        return Error(Errc::Protocol, what + "write at offset " + std::to_string(offset) + " but " +
+                                         std::to_string(size()) + " bytes are held; resume at " +
+                                         std::to_string(size()));
+    if (data.size() > expectedBytes_ - size())
+        return Error(Errc::Protocol, what + std::to_string(size() + data.size()) +
+                                         " bytes would exceed the announced " +
+                                         std::to_string(expectedBytes_));
+    if (auto r = file_->append(data); !r) {
+        Error e = std::move(r).error().context(what);
+        if (e.code == Errc::NoSpace)
+            e.message += "; free space in the store, then resume the offload (nothing was "
+                         "committed)";
+        return e;
+    }
+    return {};
+}
+
+Expected<void> IncomingFile::fsync()
+{
+    const std::string what = "evidence store " + storeRoot_ + ": ";
+    if (auto r = file_->sync(); !r)
+        return std::move(r).error().context(what);
+    const std::string text = std::to_string(size()) + " " + std::to_string(expectedBytes_) + "\n";
+    if (auto r = atomicReplace(syncedPath_, asBytes(text)); !r)
+        return std::move(r).error().context(what);
+    return {};
+}
+
+EvidenceStore::EvidenceStore(std::string root, DockIdentity identity, std::string dockId,
+                             const crypto::Backend &backend, const Clock &clock,
+                             std::unique_ptr<Catalog> catalog)
+    : root_(std::move(root)), identity_(std::move(identity)), dockId_(std::move(dockId)),
+      backend_(backend), clock_(clock), catalog_(std::move(catalog))
+{
+    audit_ =
+        std::make_unique<audit::AuditLog>(catalog_->database(), backend_, identity_.key, clock_);
+}
+
+Expected<std::unique_ptr<EvidenceStore>> EvidenceStore::open(const std::string &root,
+                                                             DockIdentity identity,
+                                                             const crypto::Backend &backend,
+                                                             const Clock &clock)
+{
+    if (identity.certChainDer.empty())
+        return Error(Errc::Config, "evidence store " + root +
+                                       ": the dock identity has no certificate; issue one with "
+                                       "`bwc pki issue-dock`");
+    BWC_ASSIGN(leaf, backend.parseCertificateDer(identity.certChainDer.front()));
+    if (leaf.publicKey != identity.key.pub)
+        return Error(Errc::Config, "evidence store " + root +
+                                       ": the dock key does not match "
+                                       "the dock certificate " +
+                                       leaf.subjectCommonName +
+                                       "; configure the key issued with that certificate");
+    for (const char *sub : {"/objects", "/tmp", "/quarantine"})
+        BWC_TRY(makeDirectories(root + sub, 0700));
+    BWC_ASSIGN(catalog, Catalog::open(root + "/catalog.db"));
+    return std::unique_ptr<EvidenceStore>(new EvidenceStore(
+        root, std::move(identity), leaf.subjectCommonName, backend, clock, std::move(catalog)));
+}
+
+std::string EvidenceStore::objectPath(const std::string &sha256Hex) const
+{
+    return root_ + "/objects/" + sha256Hex.substr(0, 2) + "/" + sha256Hex;
+}
+
+Expected<std::unique_ptr<IncomingFile>>
+EvidenceStore::beginIncoming(const std::string &deviceId, uint64_t seq, uint64_t expectedBytes)
+{
+    if (!chain::isPrintableDeviceId(deviceId) || seq == 0)
+        return Error(Errc::Protocol, "evidence store " + root_ + ": incoming file for device \"" +
+                                         chain::printableForMessage(deviceId) + "\" seq " +
+                                         std::to_string(seq) +
+                                         ": a printable device id and seq >= 1 are required");
+    const std::string base =
+        root_ + "/tmp/" + safeName(backend_, deviceId) + "-" + std::to_string(seq);
+    const std::string part = base + ".part";
+    const std::string synced = base + ".synced";
+
+    uint64_t resume = 0;
+    std::unique_ptr<WritableFile> file;
+    if (pathExists(part)) {
+        uint64_t durable = 0, announced = 0;
+        if (pathExists(synced)) {
+            BWC_ASSIGN(text, readTextFile(synced, 64));
+            unsigned long long d = 0, a = 0;
+            if (std::sscanf(text.c_str(), "%llu %llu", &d, &a) == 2) {
+                durable = d;
+                announced = a;
+            }
+        }
+        BWC_ASSIGN(held, fileSize(part));
+        // A different announced size is a different file: start again.
+        if (announced != expectedBytes)
+            durable = 0;
+        durable = std::min(durable, held);
+        if (held > durable)
+            BWC_TRY(truncateFile(part, durable));
+        BWC_ASSIGN(opened, openForAppend(part));
+        file = std::move(opened);
+        resume = durable;
+    } else {
+        BWC_ASSIGN(created, createFile(part));
+        file = std::move(created);
+        (void)removeFile(synced);
+    }
+    return std::unique_ptr<IncomingFile>(
+        new IncomingFile(root_, deviceId, seq, expectedBytes, std::move(file), synced, resume));
+}
+
+Expected<void> EvidenceStore::removeIncoming(IncomingFile &incoming)
+{
+    BWC_TRY(removeFile(incoming.path()));
+    BWC_TRY(removeFile(incoming.syncedPath_));
+    return fsyncDirectory(root_ + "/tmp");
+}
+
+void EvidenceStore::cleanUpAfterCommit(IncomingFile &incoming)
+{
+    // The catalog already holds the outcome: a file left in tmp/ is only untidy (the next
+    // beginIncoming for the same seq starts it again), so it must not turn the committed
+    // result into an error.
+    if (auto r = removeIncoming(incoming); !r)
+        log::warn("evidence store " + root_ + ": could not clean up " + incoming.path() + ": " +
+                  r.error().message);
+}
+
+Expected<CommitResult> EvidenceStore::quarantine(IncomingFile &incoming, const std::string &fileSha,
+                                                 const v1::Manifest *manifest,
+                                                 const std::string &uuid, AlarmKind kind,
+                                                 const std::string &detail,
+                                                 const std::string &reportJson,
+                                                 std::optional<chain::Verdict> verdict)
+{
+    const std::string qpath = root_ + "/quarantine/" + safeName(backend_, incoming.deviceId()) +
+                              "-" + std::to_string(incoming.seq()) + "-" + fileSha;
+    BWC_TRY(renameDurably(incoming.path(), qpath));
+    const int64_t now = clock_.utcMs();
+
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(catalog_->insertAlarm(
+        txn, AlarmRow{0, kind, incoming.deviceId(), incoming.seq(), uuid, detail, now, false, {}}));
+    if (uuid.size() == chain::kClipUuidLen) {
+        ClipRow row;
+        row.uuid = uuid;
+        row.deviceId = incoming.deviceId();
+        row.seq = incoming.seq();
+        row.objectSha256 = fileSha;
+        row.size = incoming.size();
+        if (manifest != nullptr) {
+            row.officerId = manifest->officer_id();
+            row.startUtcMs = manifest->start_utc_ms();
+            row.endUtcMs = manifest->end_utc_ms();
+        }
+        row.retentionDeadlineUtcMs = INT64_MAX; // quarantined evidence is kept until reviewed
+        row.state = ClipState::Quarantined;
+        row.verified = kind != AlarmKind::VerifyFailed;
+        row.verifyReportJson = reportJson;
+        row.alarm = alarmKindName(kind);
+        row.storedUtcMs = now;
+        row.objectPath = qpath;
+        BWC_TRY(catalog_->insertClip(txn, row));
+    }
+    BWC_TRY(audit_->append(
+        txn, audit::AuditRecord{"dock", "quarantine", "", incoming.deviceId(), incoming.seq(), uuid,
+                                std::string("alarm ") + alarmKindName(kind),
+                                "file sha256 " + fileSha + " kept at " + qpath + ": " + detail}));
+    BWC_TRY(txn.commit());
+    cleanUpAfterCommit(incoming);
+
+    CommitResult result;
+    result.verdict = verdict;
+    result.quarantined = true;
+    result.objectPath = qpath;
+    result.objectSha256 = fileSha;
+    result.alarm = kind;
+    result.explanation = detail;
+    result.reportJson = reportJson;
+    return result;
+}
+
+Expected<CommitResult>
+EvidenceStore::commitClip(std::unique_ptr<IncomingFile> incoming,
+                          const v1::SignedManifest &signedManifest, const TrustMaterial &trust,
+                          const std::optional<crypto::P256KeyPair> &evidenceKey)
+{
+    if (!incoming)
+        return Error(Errc::Internal, "evidence store " + root_ + ": commitClip without a file");
+    const std::string what = "evidence store " + root_ + ": device " +
+                             chain::printableForMessage(incoming->deviceId()) + " seq " +
+                             std::to_string(incoming->seq()) + ": ";
+    if (incoming->size() != incoming->expectedBytes())
+        return Error(Errc::Protocol, what + "the file is incomplete (" +
+                                         std::to_string(incoming->size()) + " of " +
+                                         std::to_string(incoming->expectedBytes()) +
+                                         " bytes); resume at " + std::to_string(incoming->size()));
+    BWC_TRY(incoming->fsync());
+
+    auto parsed = chain::parseManifest(signedManifest);
+    if (parsed && (parsed->device_id() != incoming->deviceId() || parsed->seq() != incoming->seq()))
+        return Error(Errc::Protocol, what + "the manifest is " + chain::describeManifest(*parsed) +
+                                         ", not the one announced for this file");
+
+    const std::string manifestPath = incoming->path() + ".bwcm";
+    BWC_TRY(atomicReplace(manifestPath, chain::serializeSignedManifest(signedManifest), 0600));
+    verify::ClipInputs in;
+    in.clipPath = incoming->path();
+    in.manifestPath = manifestPath;
+    in.deviceCertChainDer = trust.deviceCertChainDer;
+    in.trustAnchorsDer = {trust.caDer};
+    in.crlsDer = {trust.crlDer};
+    in.evidenceKey = evidenceKey;
+    in.nowUtcMs = clock_.utcMs();
+    verify::ClipReport clipReport = verify::verifyClip(backend_, in);
+    (void)removeFile(manifestPath);
+
+    auto renderReport = [&]() {
+        verify::Report report;
+        report.toolVersion = verify::toolVersion(backend_);
+        report.examiner = "dock " + dockId_;
+        report.createdUtcMs = in.nowUtcMs;
+        report.subject =
+            "offload of device " + incoming->deviceId() + " seq " + std::to_string(incoming->seq());
+        report.clips.push_back(clipReport);
+        return verify::renderJson(report);
+    };
+
+    BWC_ASSIGN(fileSha, fileSha256(backend_, incoming->path()));
+    const std::string uuid = parsed ? parsed->clip_uuid() : std::string();
+    if (!parsed || !clipReport.passed())
+        return quarantine(*incoming, fileSha, parsed ? &*parsed : nullptr, uuid,
+                          AlarmKind::VerifyFailed, failedChecks(clipReport), renderReport(),
+                          std::nullopt);
+
+    const v1::Manifest &m = *parsed;
+    const crypto::Digest mHash = chain::manifestSha256(backend_, signedManifest);
+    BWC_ASSIGN(decision, judge(*catalog_, clipReport.deviceCert.subjectCommonName, m, mHash));
+    // The stored report carries the dock's chain verdict (section 9 step 2, against the
+    // stored head) in place of verifyClip's, which has no preceding manifests to check.
+    const std::optional<AlarmKind> chainAlarm = alarmFor(decision.verdict);
+    for (verify::Check &check : clipReport.checks)
+        if (check.name == "chain") {
+            check.status = chainAlarm ? verify::Status::Fail : verify::Status::Pass;
+            check.detail =
+                std::string(chain::verdictName(decision.verdict)) + ": " + decision.explanation;
+        }
+    const std::string json = renderReport();
+    if (chainAlarm)
+        return quarantine(*incoming, fileSha, &m, uuid, *chainAlarm, decision.explanation, json,
+                          decision.verdict);
+
+    CommitResult result;
+    result.verdict = decision.verdict;
+    result.objectSha256 = fileSha;
+    result.explanation = decision.explanation;
+    result.reportJson = json;
+
+    if (decision.verdict == chain::Verdict::Idempotent) {
+        BWC_ASSIGN(existing, catalog_->clip(uuid));
+        cleanUpAfterCommit(*incoming);
+        if (existing && existing->state == ClipState::Stored) {
+            result.stored = true;
+            result.objectPath = existing->objectPath;
+        }
+        return result;
+    }
+
+    const std::string object = objectPath(fileSha);
+    BWC_TRY(renameDurably(incoming->path(), object));
+    const int64_t now = clock_.utcMs();
+    BWC_ASSIGN(days, catalog_->categoryRetentionDays(kDefaultCategory));
+
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(catalog_->touchDevice(txn, m.device_id(), clipReport.deviceCert.certSha256, now));
+    BWC_TRY(catalog_->insertManifest(
+        txn, ManifestRow{m.device_id(), m.seq(), kindName(m.kind()),
+                         chain::serializeSignedManifest(signedManifest), mHash, uuid, now}));
+    ClipRow row;
+    row.uuid = uuid;
+    row.deviceId = m.device_id();
+    row.seq = m.seq();
+    row.objectSha256 = fileSha;
+    row.size = incoming->size();
+    row.officerId = m.officer_id();
+    row.startUtcMs = m.start_utc_ms();
+    row.endUtcMs = m.end_utc_ms();
+    row.retentionDeadlineUtcMs = m.end_utc_ms() + int64_t(days.value_or(31)) * kDayMs;
+    row.verified = true;
+    row.verifyReportJson = json;
+    row.storedUtcMs = now;
+    row.objectPath = object;
+    BWC_TRY(catalog_->insertClip(txn, row));
+    v1::ChainHead head;
+    head.set_device_id(m.device_id());
+    head.set_seq(m.seq());
+    head.set_manifest_sha256(digestString(mHash));
+    BWC_TRY(catalog_->setChainHead(txn, head));
+    const bool decrypted = evidenceKey.has_value();
+    BWC_TRY(audit_->append(
+        txn,
+        audit::AuditRecord{"dock", "store", "offload", m.device_id(), m.seq(), uuid, "stored",
+                           "object " + fileSha + ", " + std::to_string(row.size) + " bytes, " +
+                               kindName(m.kind()) + (decrypted ? ", decrypted and checked" : "") +
+                               "; " + decision.explanation}));
+    BWC_TRY(txn.commit());
+    cleanUpAfterCommit(*incoming);
+
+    result.stored = true;
+    result.objectPath = object;
+    return result;
+}
+
+Expected<CommitResult> EvidenceStore::commitManifest(const v1::SignedManifest &signedManifest,
+                                                     const TrustMaterial &trust)
+{
+    BWC_ASSIGN(m, chain::parseManifest(signedManifest));
+    const std::string what = "evidence store " + root_ + ": " + chain::describeManifest(m) + ": ";
+    if (m.kind() == v1::MANIFEST_KIND_CLIP || m.kind() == v1::MANIFEST_KIND_INTERRUPTED)
+        return Error(Errc::Protocol, what + "a clip's manifest must come with its file");
+
+    const crypto::Digest mHash = chain::manifestSha256(backend_, signedManifest);
+    const int64_t now = clock_.utcMs();
+    CommitResult result;
+
+    auto alarmOnly = [&](AlarmKind kind, std::optional<chain::Verdict> verdict,
+                         const std::string &detail) -> Expected<CommitResult> {
+        BWC_ASSIGN(txn, catalog_->begin());
+        BWC_TRY(catalog_->insertAlarm(
+            txn, AlarmRow{0, kind, m.device_id(), m.seq(), {}, detail, now, false, {}}));
+        BWC_TRY(audit_->append(txn, audit::AuditRecord{"dock",
+                                                       lowerKind(m.kind()),
+                                                       "",
+                                                       m.device_id(),
+                                                       m.seq(),
+                                                       {},
+                                                       std::string("alarm ") + alarmKindName(kind),
+                                                       "manifest sha256 " + toHex(mHash) +
+                                                           " not accepted: " + detail}));
+        BWC_TRY(txn.commit());
+        result.verdict = verdict;
+        result.alarm = kind;
+        result.explanation = detail;
+        return result;
+    };
+
+    crypto::CertInfo cert;
+    {
+        crypto::ChainRequest request;
+        if (trust.deviceCertChainDer.empty())
+            return alarmOnly(AlarmKind::VerifyFailed, std::nullopt,
+                             "no device certificate was presented");
+        request.leafDer = trust.deviceCertChainDer.front();
+        request.intermediatesDer.assign(trust.deviceCertChainDer.begin() + 1,
+                                        trust.deviceCertChainDer.end());
+        request.trustAnchorsDer = {trust.caDer};
+        request.crlsDer = {trust.crlDer};
+        request.validityTimeUtcMs = m.signed_utc_ms();
+        request.nowUtcMs = now;
+        auto verified = backend_.verifyCertChain(request);
+        if (!verified)
+            return alarmOnly(AlarmKind::VerifyFailed, std::nullopt,
+                             "certificate: " + verified.error().message);
+        cert = std::move(*verified);
+    }
+    if (auto sig = chain::verifySignedManifest(backend_, cert.publicKey, signedManifest); !sig)
+        return alarmOnly(AlarmKind::VerifyFailed, std::nullopt,
+                         "signature: " + sig.error().message);
+
+    BWC_ASSIGN(decision, judge(*catalog_, cert.subjectCommonName, m, mHash));
+    if (auto alarm = alarmFor(decision.verdict))
+        return alarmOnly(*alarm, decision.verdict, decision.explanation);
+    result.verdict = decision.verdict;
+    result.explanation = decision.explanation;
+    if (decision.verdict == chain::Verdict::Idempotent) {
+        result.stored = true;
+        return result;
+    }
+
+    std::string detail = "manifest sha256 " + toHex(mHash);
+    if (m.kind() == v1::MANIFEST_KIND_WIPE) {
+        detail += "; wiped seq";
+        for (const v1::WipedClip &w : m.wiped())
+            detail += " " + std::to_string(w.seq());
+    }
+    if (!m.note().empty())
+        detail += "; note: " + chain::printableForMessage(m.note());
+
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(catalog_->touchDevice(txn, m.device_id(), cert.certSha256, now));
+    BWC_TRY(
+        catalog_->insertManifest(txn, ManifestRow{m.device_id(),
+                                                  m.seq(),
+                                                  kindName(m.kind()),
+                                                  chain::serializeSignedManifest(signedManifest),
+                                                  mHash,
+                                                  {},
+                                                  now}));
+    v1::ChainHead head;
+    head.set_device_id(m.device_id());
+    head.set_seq(m.seq());
+    head.set_manifest_sha256(digestString(mHash));
+    BWC_TRY(catalog_->setChainHead(txn, head));
+    BWC_TRY(audit_->append(txn, audit::AuditRecord{"dock",
+                                                   lowerKind(m.kind()),
+                                                   "offload",
+                                                   m.device_id(),
+                                                   m.seq(),
+                                                   {},
+                                                   "recorded",
+                                                   detail}));
+    BWC_TRY(txn.commit());
+    result.stored = true;
+    return result;
+}
+
+Expected<v1::SignedReceipt> EvidenceStore::issueReceipt(const std::string &deviceId,
+                                                        const std::string &sessionNonce)
+{
+    BWC_ASSIGN(head, catalog_->chainHead(deviceId));
+    if (!head)
+        return Error(Errc::NotFound, "evidence store " + root_ + ": nothing is held for device " +
+                                         chain::printableForMessage(deviceId) +
+                                         "; no receipt can be issued");
+    BWC_ASSIGN(first, catalog_->runStart(deviceId, head->seq()));
+
+    v1::Receipt receipt;
+    receipt.set_format_version(kReceiptFormatVersion);
+    receipt.set_dock_id(dockId_);
+    receipt.set_device_id(deviceId);
+    receipt.set_first_seq(first);
+    receipt.set_last_seq(head->seq());
+    receipt.set_head_manifest_sha256(head->manifest_sha256());
+    receipt.set_issued_utc_ms(clock_.utcMs());
+    receipt.set_session_nonce(sessionNonce);
+    ClipFilter filter;
+    filter.deviceId = deviceId;
+    filter.state = ClipState::Stored;
+    BWC_ASSIGN(clips, catalog_->listClips(filter));
+    for (const ClipRow &c : clips) {
+        if (c.seq < first || c.seq > head->seq())
+            continue;
+        const auto sha = fromHex(c.objectSha256);
+        v1::ReceiptedClip *rc = receipt.add_clips();
+        rc->set_seq(c.seq);
+        rc->set_clip_uuid(c.uuid);
+        rc->set_ciphertext_sha256(sha ? std::string(asChars(*sha)) : std::string());
+    }
+
+    v1::SignedReceipt signedReceipt;
+    std::string bytes;
+    if (!receipt.SerializeToString(&bytes))
+        return Error(Errc::Internal, "receipt for " + deviceId + ": serialise failed");
+    const crypto::Digest digest = backend_.sha256(asBytes(bytes));
+    BWC_ASSIGN(signature, backend_.ecdsaSignDigest(identity_.key.priv, digest));
+    signedReceipt.set_receipt(bytes);
+    signedReceipt.set_signature(std::string(asChars(signature)));
+    std::string signedBytes;
+    if (!signedReceipt.SerializeToString(&signedBytes))
+        return Error(Errc::Internal, "receipt for " + deviceId + ": serialise failed");
+
+    crypto::Digest headDigest{};
+    std::copy(head->manifest_sha256().begin(), head->manifest_sha256().end(), headDigest.begin());
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(catalog_->insertReceipt(txn, ReceiptRow{deviceId, first, head->seq(), headDigest,
+                                                    Bytes(signedBytes.begin(), signedBytes.end()),
+                                                    receipt.issued_utc_ms()}));
+    BWC_TRY(audit_->append(
+        txn,
+        audit::AuditRecord{"dock",
+                           "receipt",
+                           "offload",
+                           deviceId,
+                           head->seq(),
+                           {},
+                           "issued",
+                           "seq " + std::to_string(first) + ".." + std::to_string(head->seq()) +
+                               ", " + std::to_string(receipt.clips_size()) + " clip(s), head " +
+                               toHex(headDigest) + ", receipt sha256 " + toHex(digest)}));
+    BWC_TRY(txn.commit());
+    return signedReceipt;
+}
+
+Expected<void> EvidenceStore::purgeClip(const std::string &clipUuid, const std::string &actor,
+                                        const std::string &reason)
+{
+    const std::string name = "clip " + toHex(asBytes(clipUuid));
+    BWC_ASSIGN(clip, catalog_->clip(clipUuid));
+    if (!clip)
+        return Error(Errc::NotFound, name + " is not in the catalog " + root_);
+    if (clip->state == ClipState::Purged) {
+        // A purge interrupted after its commit: finish deleting the object.
+        BWC_TRY(removeFile(clip->objectPath));
+        return fsyncDirectory(parentDirectory(clip->objectPath));
+    }
+    BWC_ASSIGN(holds, catalog_->activeHolds(clipUuid));
+    if (!holds.empty())
+        return Error(Errc::Exists, name + " is under " + std::to_string(holds.size()) +
+                                       " active hold(s) (first: \"" + holds.front().reason +
+                                       "\" by " + holds.front().placedBy +
+                                       "); release the hold before purging");
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(catalog_->setClipState(txn, clip->id, ClipState::Purged));
+    BWC_TRY(audit_->append(txn, audit::AuditRecord{actor, "purge", reason, clip->deviceId,
+                                                   clip->seq, clipUuid, "purged",
+                                                   "object " + clip->objectSha256 +
+                                                       " deleted (crypto-erase); manifest kept "
+                                                       "as tombstone"}));
+    BWC_TRY(txn.commit());
+    BWC_TRY(removeFile(clip->objectPath));
+    return fsyncDirectory(parentDirectory(clip->objectPath));
+}
+
+Expected<void> EvidenceStore::assignOfficer(const std::string &deviceId,
+                                            const std::string &officerId, const std::string &actor,
+                                            const std::string &reason)
+{
+    if (officerId.empty())
+        return Error(Errc::Usage, "assign: an officer id is required");
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(catalog_->setAssignment(txn, Assignment{deviceId, officerId, actor, clock_.utcMs()}));
+    BWC_TRY(audit_->append(
+        txn, audit::AuditRecord{
+                 actor, "assign", reason, deviceId, 0, {}, "assigned", "officer " + officerId}));
+    return txn.commit();
+}
+
+Expected<ClipRow> EvidenceStore::categorize(const std::string &clipUuid,
+                                            const std::string &category, const std::string &actor,
+                                            const std::string &reason)
+{
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_ASSIGN(row, catalog_->setClipCategory(txn, clipUuid, category));
+    BWC_TRY(audit_->append(txn, audit::AuditRecord{actor, "categorize", reason, row.deviceId,
+                                                   row.seq, clipUuid, "categorised",
+                                                   "category " + category + ", deadline " +
+                                                       formatUtcMs(row.retentionDeadlineUtcMs)}));
+    BWC_TRY(txn.commit());
+    return row;
+}
+
+Expected<void> EvidenceStore::defineCategory(const std::string &name, int retentionDays,
+                                             const std::string &actor, const std::string &reason)
+{
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(catalog_->setCategory(txn, name, retentionDays));
+    BWC_TRY(audit_->append(
+        txn, audit::AuditRecord{actor,
+                                "category",
+                                reason,
+                                {},
+                                0,
+                                {},
+                                "defined",
+                                name + ": " + std::to_string(retentionDays) + " days"}));
+    return txn.commit();
+}
+
+Expected<int64_t> EvidenceStore::placeHold(const std::string &clipUuid, const std::string &actor,
+                                           const std::string &reason)
+{
+    BWC_ASSIGN(clip, catalog_->clip(clipUuid));
+    if (!clip)
+        return Error(Errc::NotFound,
+                     "clip " + toHex(asBytes(clipUuid)) + " is not in the catalog " + root_);
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_ASSIGN(id,
+               catalog_->addHold(
+                   txn, HoldRow{0, clipUuid, reason, actor, clock_.utcMs(), std::nullopt, {}, {}}));
+    BWC_TRY(
+        audit_->append(txn, audit::AuditRecord{actor, "hold", reason, clip->deviceId, clip->seq,
+                                               clipUuid, "held", "hold " + std::to_string(id)}));
+    BWC_TRY(txn.commit());
+    return id;
+}
+
+Expected<int> EvidenceStore::releaseHold(const std::string &clipUuid, const std::string &actor,
+                                         const std::string &reason)
+{
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_ASSIGN(released, catalog_->releaseHolds(txn, clipUuid, actor, reason, clock_.utcMs()));
+    if (released == 0)
+        return Error(Errc::NotFound,
+                     "clip " + toHex(asBytes(clipUuid)) + " has no active hold to release");
+    BWC_TRY(audit_->append(txn, audit::AuditRecord{actor,
+                                                   "release",
+                                                   reason,
+                                                   {},
+                                                   0,
+                                                   clipUuid,
+                                                   "released",
+                                                   std::to_string(released) + " hold(s)"}));
+    BWC_TRY(txn.commit());
+    return released;
+}
+
+Expected<void> EvidenceStore::acknowledgeAlarm(int64_t alarmId, const std::string &actor,
+                                               const std::string &reason)
+{
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(catalog_->acknowledgeAlarm(txn, alarmId, actor));
+    BWC_TRY(audit_->append(txn, audit::AuditRecord{actor,
+                                                   "alarm.ack",
+                                                   reason,
+                                                   {},
+                                                   0,
+                                                   {},
+                                                   "acknowledged",
+                                                   "alarm " + std::to_string(alarmId)}));
+    return txn.commit();
+}
+
+Expected<StoreStatus> EvidenceStore::status()
+{
+    StoreStatus s;
+    s.root = root_;
+    auto count = [&](const char *sql) -> Expected<uint64_t> {
+        BWC_ASSIGN(n, catalog_->database().queryInt(sql));
+        return uint64_t(n.value_or(0));
+    };
+    BWC_ASSIGN(stored, count("SELECT COUNT(*) FROM clips WHERE state = 'stored'"));
+    BWC_ASSIGN(quarantined, count("SELECT COUNT(*) FROM clips WHERE state = 'quarantined'"));
+    BWC_ASSIGN(purged, count("SELECT COUNT(*) FROM clips WHERE state = 'purged'"));
+    BWC_ASSIGN(alarms, count("SELECT COUNT(*) FROM alarms WHERE acknowledged = 0"));
+    s.storedClips = stored;
+    s.quarantinedClips = quarantined;
+    s.purgedClips = purged;
+    s.openAlarms = alarms;
+    return s;
+}
+
+Expected<uint64_t> EvidenceStore::verifyAudit()
+{
+    return audit::verifyAuditChain(catalog_->database(), backend_, identity_.key.pub);
+}
+
+} // namespace bwc::store

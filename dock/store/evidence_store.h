@@ -1,0 +1,203 @@
+#pragma once
+
+// The dock's evidence store (DESIGN.md sections 8 and 10):
+//
+//   <root>/objects/ab/<sha256>   device clip files, byte for byte (never re-encrypted),
+//                                named by the SHA-256 of their bytes
+//   <root>/tmp/                  incoming files (<device>-<seq>.part) and their durable
+//                                length (<device>-<seq>.synced), resumable after a restart
+//   <root>/quarantine/           files that failed verification or broke the chain rules
+//                                (<device>-<seq>-<sha256>), kept for examination
+//   <root>/catalog.db            the SQLite catalog and audit log (catalog.h)
+//
+// Order of a commit: the file is fsynced in tmp/, verified (verify::verifyClip), judged by
+// the chain rules against the stored head, renamed into objects/ (or quarantine/) and the
+// directory fsynced, then the catalog rows, the head and the audit entry commit in one
+// SQLite transaction. A crash before the commit leaves at most an object with no row;
+// the camera resends it (it has no receipt) and the rename lands on the same name.
+//
+// Chain-rule breaks (GAP, FORK, ROLLBACK, DEVICE_MISMATCH): the clip is quarantined, not
+// stored: the dock accepts only a contiguous run from the stored head (section 6), so the
+// head does not move, no receipt covers the clip, and the camera keeps its copy. The
+// file is kept in quarantine/ with a catalog row (state quarantined), an alarm and an
+// audit entry, so nothing is lost and nothing is silently accepted.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bwc/v1/manifest.pb.h"
+#include "bwc/v1/receipt.pb.h"
+#include "common/base/bytes.h"
+#include "common/base/clock.h"
+#include "common/base/error.h"
+#include "common/base/file.h"
+#include "common/chain/chain_rules.h"
+#include "common/crypto/crypto.h"
+#include "dock/audit/audit_log.h"
+#include "dock/store/catalog.h"
+
+namespace bwc::store {
+
+constexpr uint32_t kReceiptFormatVersion = 1;
+
+// The dock's signing identity: its key and certificate chain (leaf first) from the
+// agency PKI (`bwc pki issue-dock`).
+struct DockIdentity {
+    crypto::P256KeyPair key;
+    std::vector<Bytes> certChainDer;
+};
+
+// What a device presented to verify its manifests against.
+struct TrustMaterial {
+    std::vector<Bytes> deviceCertChainDer; // leaf first
+    Bytes caDer;                           // agency CA (the dock's own trust anchor)
+    Bytes crlDer;                          // the agency's current CRL
+};
+
+// A file being received. Bytes are appended at the current offset only; after a restart,
+// beginIncoming for the same device and seq reopens it at resumeOffset().
+class IncomingFile
+{
+public:
+    ~IncomingFile();
+    IncomingFile(const IncomingFile &) = delete;
+    IncomingFile &operator=(const IncomingFile &) = delete;
+
+    // Appends `data` at `offset`, which must equal size() (Errc::Protocol otherwise).
+    Expected<void> write(uint64_t offset, ByteView data);
+    // Makes everything written durable and records the durable length.
+    Expected<void> fsync();
+
+    uint64_t size() const { return file_->size(); }
+    // Bytes durable in tmp/ when this handle was opened (0 for a new file).
+    uint64_t resumeOffset() const { return resumeOffset_; }
+    uint64_t expectedBytes() const { return expectedBytes_; }
+    const std::string &deviceId() const { return deviceId_; }
+    uint64_t seq() const { return seq_; }
+    const std::string &path() const { return file_->path(); }
+
+private:
+    friend class EvidenceStore;
+    IncomingFile(std::string storeRoot, std::string deviceId, uint64_t seq, uint64_t expectedBytes,
+                 std::unique_ptr<WritableFile> file, std::string syncedPath, uint64_t resumeOffset);
+
+    std::string storeRoot_;
+    std::string deviceId_;
+    uint64_t seq_;
+    uint64_t expectedBytes_;
+    std::unique_ptr<WritableFile> file_;
+    std::string syncedPath_;
+    uint64_t resumeOffset_;
+};
+
+struct CommitResult {
+    // The chain rules' verdict; nullopt when verification failed before they could run.
+    std::optional<chain::Verdict> verdict;
+    bool stored = false; // in objects/ and the catalog (new or already there)
+    bool quarantined = false;
+    std::string objectPath;   // objects/ab/<sha256> or quarantine/<...>
+    std::string objectSha256; // hex
+    std::optional<AlarmKind> alarm;
+    std::string explanation; // the chain rules' or the verification's words
+    std::string reportJson;  // verify::renderJson of the clip's report (clips only)
+};
+
+struct StoreStatus {
+    std::string root;
+    uint64_t storedClips = 0, quarantinedClips = 0, purgedClips = 0, openAlarms = 0;
+};
+
+// One EvidenceStore per store directory and process; its methods are called from one
+// thread at a time (the offload server serialises commits). The SQLite connection is
+// opened without its own mutex.
+class EvidenceStore
+{
+public:
+    // Creates the layout under `root` when missing and opens the catalog. The dock
+    // certificate's key must be the identity's key (Errc::Config otherwise). The backend
+    // and clock must outlive the store.
+    static Expected<std::unique_ptr<EvidenceStore>> open(const std::string &root,
+                                                         DockIdentity identity,
+                                                         const crypto::Backend &backend,
+                                                         const Clock &clock);
+
+    EvidenceStore(const EvidenceStore &) = delete;
+    EvidenceStore &operator=(const EvidenceStore &) = delete;
+
+    // Starts or resumes receiving the clip file for (device, seq).
+    Expected<std::unique_ptr<IncomingFile>> beginIncoming(const std::string &deviceId, uint64_t seq,
+                                                          uint64_t expectedBytes);
+
+    // Verifies and files a received clip (see the file comment). The incoming file must be
+    // complete (expectedBytes) and must be the manifest's device and seq. The handle is
+    // consumed: its tmp files are gone afterwards whatever the outcome, except on an error
+    // return before verification (I/O, protocol), which leaves them for a retry.
+    Expected<CommitResult> commitClip(std::unique_ptr<IncomingFile> incoming,
+                                      const v1::SignedManifest &manifest,
+                                      const TrustMaterial &trust,
+                                      const std::optional<crypto::P256KeyPair> &evidenceKey);
+
+    // A manifest without a clip file (BOOT, CLOCK_SET, CONFIG, WIPE): certificate chain,
+    // signature and chain rules; appended to the device's chain or alarmed.
+    Expected<CommitResult> commitManifest(const v1::SignedManifest &manifest,
+                                          const TrustMaterial &trust);
+
+    // A receipt for the device's contiguous run of stored manifests ending at its head,
+    // signed by the dock key; stored and audited. Errc::NotFound when nothing is held.
+    Expected<v1::SignedReceipt> issueReceipt(const std::string &deviceId,
+                                             const std::string &sessionNonce = {});
+
+    // Crypto-erase (section 10): deletes the object (the clip with its wrapped keys) and
+    // keeps the manifest as a tombstone. Errc::Exists while a hold is active.
+    Expected<void> purgeClip(const std::string &clipUuid, const std::string &actor,
+                             const std::string &reason);
+
+    // Audited catalog changes for the `bwc` commands.
+    Expected<void> assignOfficer(const std::string &deviceId, const std::string &officerId,
+                                 const std::string &actor, const std::string &reason);
+    Expected<ClipRow> categorize(const std::string &clipUuid, const std::string &category,
+                                 const std::string &actor, const std::string &reason);
+    Expected<void> defineCategory(const std::string &name, int retentionDays,
+                                  const std::string &actor, const std::string &reason);
+    Expected<int64_t> placeHold(const std::string &clipUuid, const std::string &actor,
+                                const std::string &reason);
+    Expected<int> releaseHold(const std::string &clipUuid, const std::string &actor,
+                              const std::string &reason);
+    Expected<void> acknowledgeAlarm(int64_t alarmId, const std::string &actor,
+                                    const std::string &reason);
+
+    Expected<StoreStatus> status();
+    Expected<uint64_t> verifyAudit();
+
+    Catalog &catalog() { return *catalog_; }
+    audit::AuditLog &auditLog() { return *audit_; }
+    const std::string &root() const { return root_; }
+    const std::string &dockId() const { return dockId_; }
+    std::string objectPath(const std::string &sha256Hex) const;
+
+private:
+    EvidenceStore(std::string root, DockIdentity identity, std::string dockId,
+                  const crypto::Backend &backend, const Clock &clock,
+                  std::unique_ptr<Catalog> catalog);
+
+    Expected<CommitResult> quarantine(IncomingFile &incoming, const std::string &fileSha256,
+                                      const v1::Manifest *manifest, const std::string &uuid,
+                                      AlarmKind kind, const std::string &detail,
+                                      const std::string &reportJson,
+                                      std::optional<chain::Verdict> verdict);
+    Expected<void> removeIncoming(IncomingFile &incoming);
+    void cleanUpAfterCommit(IncomingFile &incoming);
+
+    std::string root_;
+    DockIdentity identity_;
+    std::string dockId_;
+    const crypto::Backend &backend_;
+    const Clock &clock_;
+    std::unique_ptr<Catalog> catalog_;
+    std::unique_ptr<audit::AuditLog> audit_;
+};
+
+} // namespace bwc::store

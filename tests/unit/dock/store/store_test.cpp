@@ -1,0 +1,598 @@
+// The evidence store: clips sealed by the camera's backend (mbedTLS) under a test agency
+// PKI, offloaded into a store run with the dock's backend (OpenSSL): storing, idempotent
+// resubmission, quarantine, chain-rule alarms, resumable incoming files, receipts,
+// holds and purge, the catalog's pragmas and the audit chain.
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+
+#include "bwc/v1/receipt.pb.h"
+#include "common/base/clock.h"
+#include "common/base/file.h"
+#include "common/chain/chain_state.h"
+#include "common/chain/clip_session.h"
+#include "common/chain/manifest.h"
+#include "common/crypto/pem.h"
+#include "dock/pki/pki_store.h"
+#include "dock/store/evidence_store.h"
+#include "tests/unit/common/chain/chain_test_util.h"
+
+namespace bwc::store {
+namespace {
+
+using chain::test::must;
+using chain::test::patternBytes;
+
+const crypto::Backend &camera()
+{
+    return chain::test::backendFor(chain::test::BackendKind::Mbedtls);
+}
+
+const crypto::Backend &dock()
+{
+    return chain::test::backendFor(chain::test::BackendKind::Openssl);
+}
+
+bool contains(const std::string &text, std::string_view needle)
+{
+    return text.find(needle) != std::string::npos;
+}
+
+crypto::P256KeyPair loadKey(const std::string &path)
+{
+    auto blocks = must(crypto::readPemFile(path, "PRIVATE KEY"));
+    REQUIRE(blocks.size() == 1);
+    return must(dock().parsePrivateKeyDer(blocks[0]));
+}
+
+struct Sealed {
+    std::string clipPath;
+    v1::SignedManifest manifest;
+    v1::Manifest parsed;
+};
+
+// An agency PKI, the evidence key, a camera with its chain, and a dock with its store.
+class World
+{
+public:
+    World() : clock(utcNowMs() + 5000)
+    {
+        pki.emplace(must(pki::PkiStore::init(dir.file("pki"), "Test Agency", 3650)));
+        aek = loadKey(must(pki->issueRecipient("aek", 3650)).keyPath);
+        device = must(pki->issueDevice("cam-0001", 365));
+        dockCert = must(pki->issueDock("dock-01", 365));
+        clipsDir = dir.file("clips");
+        must(makeDirectories(clipsDir));
+        identity = must(chain::SoftwareIdentity::load(camera(), device.keyPath, device.certPath,
+                                                      dir.file("counter")));
+        chainState = must(chain::ChainState::open(camera(), *identity, dir.file("chain"), clock));
+        openStore();
+    }
+
+    DockIdentity dockIdentity() const
+    {
+        return DockIdentity{loadKey(dockCert.keyPath),
+                            must(crypto::readPemFile(dockCert.certPath, "CERTIFICATE"))};
+    }
+
+    void openStore()
+    {
+        store.reset();
+        store = must(EvidenceStore::open(storeRoot(), dockIdentity(), dock(), clock));
+    }
+
+    std::string storeRoot() const { return dir.file("store"); }
+
+    Sealed seal(size_t mediaBytes = 70000)
+    {
+        auto session = must(chain::ClipSession::create(
+            camera(), *identity, chain::test::sessionOptions(clipsDir, aek.pub, clock.utcMs())));
+        must(session->append(container::kMediaStreamId, patternBytes(0, mediaBytes, 7)));
+        must(session->append(container::kMetadataStreamId, patternBytes(0, 300, 0x5c)));
+        clock.advanceMs(1000);
+        must(session->checkpoint(clock.utcMs()));
+        clock.advanceMs(500);
+        v1::SignedManifest sm = must(session->seal(*chainState, clock.utcMs()));
+        return Sealed{session->clipPath(), sm, must(chain::parseManifest(sm))};
+    }
+
+    TrustMaterial trust() const
+    {
+        return TrustMaterial{identity->certChainDer(), pki->caCertDer(), pki->crlDer()};
+    }
+
+    // Offloads a clip file in two writes, as the offload server does.
+    Expected<CommitResult> offload(const std::string &clipPath, const v1::SignedManifest &sm,
+                                   bool withKey = true)
+    {
+        const v1::Manifest m = must(chain::parseManifest(sm));
+        const Bytes data = must(readFile(clipPath));
+        auto in = must(store->beginIncoming(m.device_id(), m.seq(), data.size()));
+        REQUIRE(in->resumeOffset() == 0);
+        const size_t half = data.size() / 2;
+        must(in->write(0, ByteView(data.data(), half)));
+        must(in->fsync());
+        must(in->write(half, ByteView(data.data() + half, data.size() - half)));
+        return store->commitClip(std::move(in), sm, trust(),
+                                 withKey ? std::optional(aek) : std::nullopt);
+    }
+    CommitResult offloadOk(const Sealed &s, bool withKey = true)
+    {
+        return must(offload(s.clipPath, s.manifest, withKey));
+    }
+
+    // A manifest re-signed by the device key after `edit`: a valid signature over bytes
+    // the device's chain never held.
+    v1::SignedManifest resign(const v1::SignedManifest &sm,
+                              const std::function<void(v1::Manifest &)> &edit)
+    {
+        v1::Manifest m = must(chain::parseManifest(sm));
+        edit(m);
+        return must(chain::signManifest(camera(), *identity, m));
+    }
+
+    int64_t count(const std::string &sql)
+    {
+        auto n = must(store->catalog().database().queryInt(sql));
+        REQUIRE(n.has_value());
+        return *n;
+    }
+
+    chain::test::TempDir dir;
+    ManualClock clock;
+    std::optional<pki::PkiStore> pki;
+    crypto::P256KeyPair aek;
+    pki::IssuedCert device;
+    pki::IssuedCert dockCert;
+    std::string clipsDir;
+    std::unique_ptr<chain::SoftwareIdentity> identity;
+    std::unique_ptr<chain::ChainState> chainState;
+    std::unique_ptr<EvidenceStore> store;
+};
+
+std::string hexOf(const std::string &raw)
+{
+    return toHex(asBytes(raw));
+}
+
+TEST_CASE("store: a verified clip is filed by its sha256 with catalog row, audit and head",
+          "[store]")
+{
+    World w;
+    const Sealed s = w.seal();
+    const CommitResult r = w.offloadOk(s);
+
+    const Bytes original = must(readFile(s.clipPath));
+    const std::string sha = toHex(dock().sha256(original));
+    CHECK(r.verdict == chain::Verdict::Append);
+    CHECK(r.stored);
+    CHECK_FALSE(r.quarantined);
+    CHECK_FALSE(r.alarm.has_value());
+    CHECK(r.objectSha256 == sha);
+    CHECK(r.objectPath == w.storeRoot() + "/objects/" + sha.substr(0, 2) + "/" + sha);
+    CHECK(sha == hexOf(s.parsed.ciphertext_sha256()));
+    // Byte for byte, never re-encrypted.
+    CHECK(must(readFile(r.objectPath)) == original);
+    CHECK(contains(r.reportJson, "\"plaintext_sha256\""));
+    // The stored report carries the dock's chain verdict.
+    CHECK(contains(r.reportJson,
+                   std::string(chain::verdictName(chain::Verdict::Append)) + ": manifest seq"));
+
+    auto row = must(w.store->catalog().clip(s.parsed.clip_uuid()));
+    REQUIRE(row.has_value());
+    CHECK(row->state == ClipState::Stored);
+    CHECK(row->deviceId == "cam-0001");
+    CHECK(row->seq == s.parsed.seq());
+    CHECK(row->size == original.size());
+    CHECK(row->officerId == "officer-17");
+    CHECK(row->category == "uncategorised");
+    CHECK(row->retentionDeadlineUtcMs == s.parsed.end_utc_ms() + 31 * kDayMs);
+    CHECK(row->verified);
+    CHECK(row->alarm.empty());
+
+    auto head = must(w.store->catalog().chainHead("cam-0001"));
+    REQUIRE(head.has_value());
+    CHECK(head->seq() == s.parsed.seq());
+    CHECK(chain::digestEquals(head->manifest_sha256(), chain::manifestSha256(dock(), s.manifest)));
+    auto stored = must(w.store->catalog().manifest("cam-0001", s.parsed.seq()));
+    REQUIRE(stored.has_value());
+    CHECK(stored->signedManifest == chain::serializeSignedManifest(s.manifest));
+    CHECK(stored->kind == "CLIP");
+
+    auto entries = must(w.store->auditLog().entriesForClip(s.parsed.clip_uuid()));
+    REQUIRE(entries.size() == 1);
+    CHECK(entries[0].entry.action() == "store");
+    CHECK(entries[0].entry.actor() == "dock");
+    CHECK(entries[0].entry.device_id() == "cam-0001");
+    CHECK(entries[0].entry.manifest_seq() == s.parsed.seq());
+    CHECK(contains(entries[0].entry.detail(), sha));
+    CHECK(must(w.store->verifyAudit()) == 1);
+
+    // Nothing left behind in tmp/.
+    CHECK(w.count("SELECT COUNT(*) FROM clips") == 1);
+    CHECK_FALSE(pathExists(w.storeRoot() + "/tmp/" + baseName(r.objectPath)));
+}
+
+TEST_CASE("store: an identical resubmission is idempotent and adds no rows", "[store]")
+{
+    World w;
+    const Sealed s = w.seal();
+    const CommitResult first = w.offloadOk(s);
+    const CommitResult again = w.offloadOk(s, false);
+    CHECK(again.verdict == chain::Verdict::Idempotent);
+    CHECK(again.stored);
+    CHECK(again.objectPath == first.objectPath);
+    CHECK(w.count("SELECT COUNT(*) FROM clips") == 1);
+    CHECK(w.count("SELECT COUNT(*) FROM manifests") == 1);
+    CHECK(w.count("SELECT COUNT(*) FROM alarms") == 0);
+    CHECK(w.count("SELECT COUNT(*) FROM audit") == 1);
+    CHECK(w.count("SELECT COUNT(*) FROM clips WHERE state = 'stored'") == 1);
+}
+
+TEST_CASE("store: a tampered clip is quarantined with a VERIFY_FAILED alarm; head unchanged",
+          "[store]")
+{
+    World w;
+    const Sealed s = w.seal();
+    Bytes data = must(readFile(s.clipPath));
+    data[data.size() - 40] ^= 0x01;
+    const std::string tampered = w.dir.file("tampered.bwcclip");
+    must(atomicReplace(tampered, data));
+
+    const CommitResult r = must(w.offload(tampered, s.manifest));
+    CHECK(r.quarantined);
+    CHECK_FALSE(r.stored);
+    CHECK_FALSE(r.verdict.has_value());
+    REQUIRE(r.alarm == AlarmKind::VerifyFailed);
+    CHECK(contains(r.explanation, "ciphertext_sha256"));
+    CHECK(r.objectPath.rfind(w.storeRoot() + "/quarantine/", 0) == 0);
+    CHECK(must(readFile(r.objectPath)) == data);
+    CHECK_FALSE(must(w.store->catalog().chainHead("cam-0001")).has_value());
+    CHECK(w.count("SELECT COUNT(*) FROM manifests") == 0);
+    CHECK(w.count("SELECT COUNT(*) FROM clips WHERE state = 'quarantined' AND verified = 0 AND "
+                  "alarm = 'VERIFY_FAILED'") == 1);
+    CHECK_FALSE(must(w.store->catalog().clip(s.parsed.clip_uuid())).has_value());
+    auto alarms = must(w.store->catalog().listAlarms(true));
+    REQUIRE(alarms.size() == 1);
+    CHECK(alarms[0].kind == AlarmKind::VerifyFailed);
+    CHECK(alarms[0].seq == s.parsed.seq());
+    ClipFilter onlyAlarms;
+    onlyAlarms.alarmsOnly = true;
+    CHECK(must(w.store->catalog().listClips(onlyAlarms)).size() == 1);
+    CHECK(must(w.store->verifyAudit()) == 1);
+    StoreStatus st = must(w.store->status());
+    CHECK(st.quarantinedClips == 1);
+    CHECK(st.storedClips == 0);
+    CHECK(st.openAlarms == 1);
+    must(w.store->acknowledgeAlarm(alarms[0].id, "sgt Lee", "reviewed: transfer damage"));
+    CHECK(must(w.store->catalog().listAlarms(true)).empty());
+    CHECK(must(w.store->catalog().listAlarms(false)).at(0).acknowledgedBy == "sgt Lee");
+    auto missing = w.store->acknowledgeAlarm(9999, "sgt Lee", "");
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().code == Errc::NotFound);
+    CHECK(w.count("SELECT COUNT(*) FROM audit") == 2);
+
+    // The genuine file is then accepted: quarantine did not consume the seq.
+    const CommitResult good = w.offloadOk(s);
+    CHECK(good.verdict == chain::Verdict::Append);
+    CHECK(good.stored);
+}
+
+TEST_CASE("store: a gap (seq 1 then 3) raises GAP and is not stored", "[store]")
+{
+    World w;
+    const Sealed s1 = w.seal();
+    w.seal();
+    const Sealed s3 = w.seal();
+    REQUIRE(s3.parsed.seq() == s1.parsed.seq() + 2);
+    w.offloadOk(s1);
+    const CommitResult r = w.offloadOk(s3);
+    CHECK(r.verdict == chain::Verdict::Gap);
+    CHECK(r.alarm == AlarmKind::Gap);
+    CHECK(r.quarantined);
+    CHECK(contains(r.explanation, "missing"));
+    CHECK(must(w.store->catalog().chainHead("cam-0001"))->seq() == s1.parsed.seq());
+    auto alarms = must(w.store->catalog().listAlarms(false));
+    REQUIRE(alarms.size() == 1);
+    CHECK(alarms[0].kind == AlarmKind::Gap);
+    CHECK(alarms[0].seq == s3.parsed.seq());
+    CHECK(w.count("SELECT COUNT(*) FROM clips WHERE state = 'quarantined' AND verified = 1 AND "
+                  "alarm = 'GAP'") == 1);
+}
+
+TEST_CASE("store: a second manifest for a stored seq raises FORK", "[store]")
+{
+    World w;
+    const Sealed s = w.seal();
+    w.offloadOk(s);
+    const v1::SignedManifest forked =
+        w.resign(s.manifest, [](v1::Manifest &m) { m.set_note("a second story"); });
+    const CommitResult r = must(w.offload(s.clipPath, forked));
+    CHECK(r.verdict == chain::Verdict::Fork);
+    CHECK(r.alarm == AlarmKind::Fork);
+    CHECK(r.quarantined);
+    CHECK(contains(r.explanation, "different manifest"));
+    CHECK(contains(r.reportJson, std::string(chain::verdictName(chain::Verdict::Fork)) + ": "));
+    // The stored clip and manifest are untouched.
+    auto stored = must(w.store->catalog().manifest("cam-0001", s.parsed.seq()));
+    REQUIRE(stored.has_value());
+    CHECK(stored->signedManifest == chain::serializeSignedManifest(s.manifest));
+    CHECK(must(w.store->catalog().clip(s.parsed.clip_uuid()))->state == ClipState::Stored);
+    CHECK(must(w.store->catalog().listAlarms(false)).at(0).kind == AlarmKind::Fork);
+}
+
+TEST_CASE("store: the next seq not linked to the head raises ROLLBACK", "[store]")
+{
+    World w;
+    const Sealed s1 = w.seal();
+    const Sealed s2 = w.seal();
+    w.offloadOk(s1);
+    const v1::SignedManifest unlinked = w.resign(
+        s2.manifest, [](v1::Manifest &m) { m.set_prev_manifest_sha256(std::string(32, 'r')); });
+    const CommitResult r = must(w.offload(s2.clipPath, unlinked));
+    CHECK(r.verdict == chain::Verdict::Rollback);
+    CHECK(r.alarm == AlarmKind::Rollback);
+    CHECK(must(w.store->catalog().chainHead("cam-0001"))->seq() == s1.parsed.seq());
+    CHECK(must(w.store->catalog().listAlarms(false)).at(0).kind == AlarmKind::Rollback);
+    // The genuine seq 2 still extends the chain.
+    CHECK(w.offloadOk(s2).verdict == chain::Verdict::Append);
+    CHECK(must(w.store->catalog().chainHead("cam-0001"))->seq() == s2.parsed.seq());
+}
+
+TEST_CASE("store: an incoming file resumes at its durable length after a restart", "[store]")
+{
+    World w;
+    const Sealed s = w.seal();
+    const Bytes data = must(readFile(s.clipPath));
+    const size_t durable = 20000, extra = 5000;
+    {
+        auto in = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), data.size()));
+        must(in->write(0, ByteView(data.data(), durable)));
+        must(in->fsync());
+        // Written but never fsynced: not counted as durable.
+        must(in->write(durable, ByteView(data.data() + durable, extra)));
+        CHECK(in->size() == durable + extra);
+    }
+    w.openStore();
+    auto in = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), data.size()));
+    CHECK(in->resumeOffset() == durable);
+    CHECK(in->size() == durable);
+
+    auto wrong = in->write(0, ByteView(data.data(), 10));
+    REQUIRE_FALSE(wrong.ok());
+    CHECK(wrong.error().code == Errc::Protocol);
+    CHECK(contains(wrong.error().message, "resume at 20000"));
+
+    auto early = w.store->beginIncoming("cam-0001", s.parsed.seq() + 1, 10);
+    REQUIRE(early.ok());
+    must((*early)->write(0, ByteView(data.data(), 5)));
+    auto incomplete = w.store->commitClip(std::move(*early), s.manifest, w.trust(), w.aek);
+    REQUIRE_FALSE(incomplete.ok());
+    CHECK(incomplete.error().code == Errc::Protocol);
+    CHECK(contains(incomplete.error().message, "incomplete (5 of 10 bytes)"));
+
+    must(in->write(durable, ByteView(data.data() + durable, data.size() - durable)));
+    const CommitResult r = must(w.store->commitClip(std::move(in), s.manifest, w.trust(), w.aek));
+    CHECK(r.verdict == chain::Verdict::Append);
+    CHECK(must(readFile(r.objectPath)) == data);
+}
+
+TEST_CASE("store: a full disk while receiving is Errc::NoSpace naming the store", "[store]")
+{
+    World w;
+    const Sealed s = w.seal();
+    // The lowest layer of a full disk: the incoming file is /dev/full.
+    auto probe = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), 1000));
+    const std::string part = probe->path();
+    probe.reset();
+    REQUIRE(::unlink(part.c_str()) == 0);
+    REQUIRE(::symlink("/dev/full", part.c_str()) == 0);
+
+    auto in = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), 1000));
+    auto r = in->write(0, patternBytes(0, 1000, 1));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::NoSpace);
+    CHECK(contains(r.error().message, "evidence store " + w.storeRoot()));
+    CHECK(contains(r.error().message, "nothing was committed"));
+    CHECK(w.count("SELECT COUNT(*) FROM clips") == 0);
+    CHECK(w.count("SELECT COUNT(*) FROM audit") == 0);
+    CHECK_FALSE(must(w.store->catalog().chainHead("cam-0001")).has_value());
+}
+
+TEST_CASE("store: a receipt covers the contiguous run and verifies with the dock key", "[store]")
+{
+    World w;
+    const Sealed s1 = w.seal();
+    const Sealed s2 = w.seal();
+    w.offloadOk(s1);
+    w.offloadOk(s2);
+    const std::string nonce(16, 'n');
+    const v1::SignedReceipt sr = must(w.store->issueReceipt("cam-0001", nonce));
+
+    const auto dockChain = must(crypto::readPemFile(w.dockCert.certPath, "CERTIFICATE"));
+    const crypto::CertInfo dockInfo = must(dock().parseCertificateDer(dockChain.front()));
+    must(camera().ecdsaVerify(dockInfo.publicKey, asBytes(sr.receipt()), asBytes(sr.signature())));
+    std::string altered = sr.receipt();
+    altered[altered.size() / 2] ^= 0x01;
+    auto bad = camera().ecdsaVerify(dockInfo.publicKey, asBytes(altered), asBytes(sr.signature()));
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().code == Errc::Auth);
+
+    v1::Receipt receipt;
+    REQUIRE(receipt.ParseFromString(sr.receipt()));
+    CHECK(receipt.dock_id() == "dock-01");
+    CHECK(receipt.device_id() == "cam-0001");
+    CHECK(receipt.first_seq() == s1.parsed.seq());
+    CHECK(receipt.last_seq() == s2.parsed.seq());
+    CHECK(chain::digestEquals(receipt.head_manifest_sha256(),
+                              chain::manifestSha256(camera(), s2.manifest)));
+    CHECK(receipt.session_nonce() == nonce);
+    REQUIRE(receipt.clips_size() == 2);
+    CHECK(receipt.clips(0).clip_uuid() == s1.parsed.clip_uuid());
+    CHECK(receipt.clips(1).ciphertext_sha256() == s2.parsed.ciphertext_sha256());
+
+    auto rows = must(w.store->catalog().receipts("cam-0001"));
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].firstSeq == s1.parsed.seq());
+    CHECK(rows[0].lastSeq == s2.parsed.seq());
+    CHECK(w.count("SELECT COUNT(*) FROM audit WHERE action = 'receipt'") == 1);
+
+    auto none = w.store->issueReceipt("cam-0404");
+    REQUIRE_FALSE(none.ok());
+    CHECK(none.error().code == Errc::NotFound);
+    CHECK(contains(none.error().message, "nothing is held for device cam-0404"));
+}
+
+TEST_CASE("store: non-clip manifests extend the chain; a forged one raises an alarm", "[store]")
+{
+    World w;
+    const Sealed s1 = w.seal();
+    w.offloadOk(s1);
+    v1::Manifest boot;
+    boot.set_kind(v1::MANIFEST_KIND_BOOT);
+    boot.set_fw_version("bwc-camd test");
+    boot.set_config_sha256(std::string(32, 'c'));
+    boot.set_note("booted");
+    const v1::SignedManifest sm = must(w.chainState->issue(boot));
+    const CommitResult r = must(w.store->commitManifest(sm, w.trust()));
+    CHECK(r.verdict == chain::Verdict::Append);
+    CHECK(r.stored);
+    CHECK(must(w.store->catalog().chainHead("cam-0001"))->seq() == s1.parsed.seq() + 1);
+    CHECK(must(w.store->catalog().manifest("cam-0001", s1.parsed.seq() + 1))->kind == "BOOT");
+    CHECK(w.count("SELECT COUNT(*) FROM audit WHERE action = 'boot'") == 1);
+    CHECK(must(w.store->commitManifest(sm, w.trust())).verdict == chain::Verdict::Idempotent);
+
+    v1::SignedManifest forged = sm;
+    forged.set_signature(std::string(sm.signature()).replace(10, 1, "\x01"));
+    const CommitResult f = must(w.store->commitManifest(forged, w.trust()));
+    CHECK_FALSE(f.stored);
+    CHECK_FALSE(f.verdict.has_value());
+    CHECK(f.alarm == AlarmKind::VerifyFailed);
+    CHECK(contains(f.explanation, "signature"));
+
+    auto clip = w.store->commitManifest(s1.manifest, w.trust());
+    REQUIRE_FALSE(clip.ok());
+    CHECK(clip.error().code == Errc::Protocol);
+}
+
+TEST_CASE("store: purge deletes the object, keeps the manifest, refuses under a hold", "[store]")
+{
+    World w;
+    const Sealed s = w.seal();
+    const CommitResult r = w.offloadOk(s);
+    const std::string uuid = s.parsed.clip_uuid();
+
+    const int64_t hold = must(w.store->placeHold(uuid, "examiner Ana", "case 2026-0415"));
+    CHECK(hold > 0);
+    auto refused = w.store->purgeClip(uuid, "retention", "deadline passed");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::Exists);
+    CHECK(contains(refused.error().message, "case 2026-0415"));
+    CHECK(pathExists(r.objectPath));
+
+    // Retention: past the deadline, but held clips are not listed.
+    const int64_t late = s.parsed.end_utc_ms() + 32 * kDayMs;
+    CHECK(must(w.store->catalog().clipsPastDeadline(late)).empty());
+    CHECK(must(w.store->releaseHold(uuid, "examiner Ana", "case closed")) == 1);
+    auto due = must(w.store->catalog().clipsPastDeadline(late));
+    REQUIRE(due.size() == 1);
+    CHECK(due[0].uuid == uuid);
+    CHECK(must(w.store->catalog().clipsPastDeadline(late - 2 * kDayMs)).empty());
+
+    must(w.store->purgeClip(uuid, "retention", "deadline passed"));
+    CHECK_FALSE(pathExists(r.objectPath));
+    auto row = must(w.store->catalog().clip(uuid));
+    REQUIRE(row.has_value());
+    CHECK(row->state == ClipState::Purged);
+    auto tomb = must(w.store->catalog().manifest("cam-0001", s.parsed.seq()));
+    REQUIRE(tomb.has_value());
+    CHECK(tomb->signedManifest == chain::serializeSignedManifest(s.manifest));
+    CHECK(must(w.store->catalog().clipsPastDeadline(late)).empty());
+    auto entries = must(w.store->auditLog().entriesForClip(uuid));
+    REQUIRE(entries.size() == 4);
+    CHECK(entries[1].entry.action() == "hold");
+    CHECK(entries[2].entry.action() == "release");
+    CHECK(entries[3].entry.action() == "purge");
+    CHECK(entries[3].entry.actor() == "retention");
+    CHECK(must(w.store->verifyAudit()) == 4);
+}
+
+TEST_CASE("store: categories set the retention deadline; assignments are kept", "[store]")
+{
+    World w;
+    const Sealed s = w.seal();
+    w.offloadOk(s);
+    const std::string uuid = s.parsed.clip_uuid();
+    auto unknown = w.store->categorize(uuid, "homicide", "sgt Lee", "charged");
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.error().code == Errc::NotFound);
+    CHECK(contains(unknown.error().message, "category \"homicide\" does not exist"));
+
+    must(w.store->defineCategory("homicide", 36500, "admin", "policy 7"));
+    const ClipRow row = must(w.store->categorize(uuid, "homicide", "sgt Lee", "charged"));
+    CHECK(row.retentionDeadlineUtcMs == s.parsed.end_utc_ms() + 36500 * kDayMs);
+    CHECK(must(w.store->catalog().clip(uuid))->category == "homicide");
+
+    ClipFilter filter;
+    filter.category = "homicide";
+    filter.officerId = "officer-17";
+    filter.fromUtcMs = s.parsed.start_utc_ms();
+    CHECK(must(w.store->catalog().listClips(filter)).size() == 1);
+    filter.officerId = "officer-99";
+    CHECK(must(w.store->catalog().listClips(filter)).empty());
+
+    must(w.store->assignOfficer("cam-0001", "officer-23", "desk sgt", "night shift"));
+    auto a = must(w.store->catalog().assignment("cam-0001"));
+    REQUIRE(a.has_value());
+    CHECK(a->officerId == "officer-23");
+    CHECK(a->assignedBy == "desk sgt");
+    CHECK(must(w.store->verifyAudit()) == 4);
+}
+
+TEST_CASE("store: the catalog runs in WAL mode with synchronous FULL and foreign keys", "[store]")
+{
+    World w;
+    auto &db = w.store->catalog().database();
+    CHECK(must(db.queryText("PRAGMA journal_mode")) == std::optional<std::string>("wal"));
+    // FULL is 2.
+    CHECK(must(db.queryInt("PRAGMA synchronous")) == std::optional<int64_t>(2));
+    CHECK(must(db.queryInt("PRAGMA foreign_keys")) == std::optional<int64_t>(1));
+    CHECK(must(w.store->catalog().schemaVersion()) == kCatalogSchemaVersion);
+    CHECK(must(w.store->catalog().categoryRetentionDays("uncategorised")) ==
+          std::optional<int>(31));
+    // Reopening does not migrate twice.
+    w.openStore();
+    CHECK(must(w.store->catalog().schemaVersion()) == kCatalogSchemaVersion);
+}
+
+TEST_CASE("store: an audit row edited in the database is detected", "[store]")
+{
+    World w;
+    const Sealed s1 = w.seal();
+    const Sealed s2 = w.seal();
+    w.offloadOk(s1);
+    w.offloadOk(s2);
+    must(w.store->issueReceipt("cam-0001"));
+    CHECK(must(w.store->verifyAudit()) == 3);
+    w.store.reset();
+
+    sqlite3 *raw = nullptr;
+    REQUIRE(sqlite3_open((w.storeRoot() + "/catalog.db").c_str(), &raw) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(raw, "UPDATE audit SET actor = 'nobody' WHERE seq = 2", nullptr, nullptr,
+                         nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+
+    w.openStore();
+    auto r = w.store->verifyAudit();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::Chain);
+    CHECK(contains(r.error().message, "audit entry 2:"));
+}
+
+} // namespace
+} // namespace bwc::store
