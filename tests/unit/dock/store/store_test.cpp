@@ -21,6 +21,7 @@
 #include "dock/pki/pki_store.h"
 #include "dock/store/evidence_store.h"
 #include "tests/unit/common/chain/chain_test_util.h"
+#include "tests/unit/dock/agency_test_util.h"
 
 namespace bwc::store {
 namespace {
@@ -28,49 +29,26 @@ namespace {
 using chain::test::must;
 using chain::test::patternBytes;
 
+using dock::test::contains;
+using dock::test::loadKey;
 const crypto::Backend &camera()
 {
-    return chain::test::backendFor(chain::test::BackendKind::Mbedtls);
+    return dock::test::cameraBackend();
 }
-
 const crypto::Backend &dock()
 {
-    return chain::test::backendFor(chain::test::BackendKind::Openssl);
+    return dock::test::dockBackend();
 }
 
-bool contains(const std::string &text, std::string_view needle)
-{
-    return text.find(needle) != std::string::npos;
-}
-
-crypto::P256KeyPair loadKey(const std::string &path)
-{
-    auto blocks = must(crypto::readPemFile(path, "PRIVATE KEY"));
-    REQUIRE(blocks.size() == 1);
-    return must(dock().parsePrivateKeyDer(blocks[0]));
-}
-
-struct Sealed {
-    std::string clipPath;
-    v1::SignedManifest manifest;
-    v1::Manifest parsed;
-};
+using Sealed = dock::test::Agency::Clip;
 
 // An agency PKI, the evidence key, a camera with its chain, and a dock with its store.
-class World
+class World : public dock::test::Agency
 {
 public:
-    World() : clock(utcNowMs() + 5000)
+    World()
     {
-        pki.emplace(must(pki::PkiStore::init(dir.file("pki"), "Test Agency", 3650)));
-        aek = loadKey(must(pki->issueRecipient("aek", 3650)).keyPath);
-        device = must(pki->issueDevice("cam-0001", 365));
         dockCert = must(pki->issueDock("dock-01", 365));
-        clipsDir = dir.file("clips");
-        must(makeDirectories(clipsDir));
-        identity = must(chain::SoftwareIdentity::load(camera(), device.keyPath, device.certPath,
-                                                      dir.file("counter")));
-        chainState = must(chain::ChainState::open(camera(), *identity, dir.file("chain"), clock));
         openStore();
     }
 
@@ -88,18 +66,7 @@ public:
 
     std::string storeRoot() const { return dir.file("store"); }
 
-    Sealed seal(size_t mediaBytes = 70000)
-    {
-        auto session = must(chain::ClipSession::create(
-            camera(), *identity, chain::test::sessionOptions(clipsDir, aek.pub, clock.utcMs())));
-        must(session->append(container::kMediaStreamId, patternBytes(0, mediaBytes, 7)));
-        must(session->append(container::kMetadataStreamId, patternBytes(0, 300, 0x5c)));
-        clock.advanceMs(1000);
-        must(session->checkpoint(clock.utcMs()));
-        clock.advanceMs(500);
-        v1::SignedManifest sm = must(session->seal(*chainState, clock.utcMs()));
-        return Sealed{session->clipPath(), sm, must(chain::parseManifest(sm))};
-    }
+    Sealed seal(size_t mediaBytes = 70000) { return Agency::seal(mediaBytes); }
 
     TrustMaterial trust() const
     {
@@ -143,15 +110,7 @@ public:
         return *n;
     }
 
-    chain::test::TempDir dir;
-    ManualClock clock;
-    std::optional<pki::PkiStore> pki;
-    crypto::P256KeyPair aek;
-    pki::IssuedCert device;
     pki::IssuedCert dockCert;
-    std::string clipsDir;
-    std::unique_ptr<chain::SoftwareIdentity> identity;
-    std::unique_ptr<chain::ChainState> chainState;
     std::unique_ptr<EvidenceStore> store;
 };
 
@@ -458,7 +417,7 @@ TEST_CASE("store: non-clip manifests extend the chain; a forged one raises an al
     boot.set_fw_version("bwc-camd test");
     boot.set_config_sha256(std::string(32, 'c'));
     boot.set_note("booted");
-    const v1::SignedManifest sm = must(w.chainState->issue(boot));
+    const v1::SignedManifest sm = must(w.chain->issue(boot));
     const CommitResult r = must(w.store->commitManifest(sm, w.trust()));
     CHECK(r.verdict == chain::Verdict::Append);
     CHECK(r.stored);

@@ -20,6 +20,7 @@
 #include "dock/pki/pki_store.h"
 #include "dock/verify/verify.h"
 #include "tests/unit/common/chain/chain_test_util.h"
+#include "tests/unit/dock/agency_test_util.h"
 
 namespace bwc::verify {
 namespace {
@@ -27,19 +28,15 @@ namespace {
 using chain::test::must;
 using chain::test::patternBytes;
 
+using dock::test::contains;
+using dock::test::loadKey;
 const crypto::Backend &camera()
 {
-    return chain::test::backendFor(chain::test::BackendKind::Mbedtls);
+    return dock::test::cameraBackend();
 }
-
 const crypto::Backend &dock()
 {
-    return chain::test::backendFor(chain::test::BackendKind::Openssl);
-}
-
-bool contains(const std::string &text, std::string_view needle)
-{
-    return text.find(needle) != std::string::npos;
+    return dock::test::dockBackend();
 }
 
 const Check &checkNamed(const ClipReport &report, const std::string &name)
@@ -64,68 +61,30 @@ std::string describe(const ClipReport &report)
 {
     std::string out;
     for (const Check &check : report.checks)
-        out += std::string(statusName(check.status)) + " " + check.name + ": " + check.detail +
-               "\n";
+        out +=
+            std::string(statusName(check.status)) + " " + check.name + ": " + check.detail + "\n";
     return out;
 }
 
-crypto::P256KeyPair loadKey(const std::string &path)
+using SealedClip = dock::test::Agency::Clip;
+
+// The test agency, and the clips sealed so far.
+class World : public dock::test::Agency
 {
-    auto blocks = must(crypto::readPemFile(path, "PRIVATE KEY"));
-    REQUIRE(blocks.size() == 1);
-    return must(dock().parsePrivateKeyDer(blocks[0]));
-}
-
-struct SealedClip {
-    std::string clipPath;
-    std::string manifestPath;
-    v1::SignedManifest manifest;
-};
-
-// An agency PKI, the agency evidence key, one camera with its chain, and its clips.
-class World {
 public:
-    World() : clock(utcNowMs() + 5000)
-    {
-        pki.emplace(must(pki::PkiStore::init(dir.file("pki"), "Test Agency", 3650)));
-        aek = loadKey(must(pki->issueRecipient("aek", 3650)).keyPath);
-        device = must(pki->issueDevice("cam-0001", 365));
-        clipsDir = dir.file("clips");
-        must(makeDirectories(clipsDir));
-        boot();
-    }
-
-    void boot()
-    {
-        chain.reset();
-        identity = must(chain::SoftwareIdentity::load(camera(), device.keyPath, device.certPath,
-                                                      dir.file("counter")));
-        chain = must(chain::ChainState::open(camera(), *identity, dir.file("chain"), clock));
-    }
-
-    std::unique_ptr<chain::ClipSession> record(size_t mediaBytes)
-    {
-        auto session = must(chain::ClipSession::create(
-            camera(), *identity, chain::test::sessionOptions(clipsDir, aek.pub, clock.utcMs())));
-        must(session->append(container::kMediaStreamId, patternBytes(0, mediaBytes, 7)));
-        must(session->append(container::kMetadataStreamId, patternBytes(0, 300, 0x5c)));
-        clock.advanceMs(1000);
-        must(session->checkpoint(clock.utcMs()));
-        return session;
-    }
+    void boot() { bootCamera(); }
 
     SealedClip seal(size_t mediaBytes = 90000)
     {
-        auto session = record(mediaBytes);
-        clock.advanceMs(500);
-        v1::SignedManifest sm = must(session->seal(*chain, clock.utcMs()));
-        return add(session->clipPath(), sm);
+        SealedClip c = Agency::seal(mediaBytes);
+        clips.push_back(c);
+        return c;
     }
 
     SealedClip add(const std::string &clipPath, const v1::SignedManifest &sm)
     {
         v1::Manifest m = must(chain::parseManifest(sm));
-        SealedClip c{clipPath, chain->manifestPath(m.seq()), sm};
+        SealedClip c{clipPath, chain->manifestPath(m.seq()), sm, m};
         clips.push_back(c);
         return c;
     }
@@ -167,14 +126,6 @@ public:
         return source;
     }
 
-    chain::test::TempDir dir;
-    ManualClock clock;
-    std::optional<pki::PkiStore> pki;
-    crypto::P256KeyPair aek;
-    pki::IssuedCert device;
-    std::string clipsDir;
-    std::unique_ptr<chain::SoftwareIdentity> identity;
-    std::unique_ptr<chain::ChainState> chain;
     std::vector<SealedClip> clips;
 };
 
@@ -265,8 +216,7 @@ TEST_CASE("verify: without the key decrypt and plaintext are skipped, and it sti
     CHECK(r.passed());
 }
 
-TEST_CASE("verify: a flipped byte in the clip fails the ciphertext hash and decryption",
-          "[verify]")
+TEST_CASE("verify: a flipped byte in the clip fails the ciphertext hash and decryption", "[verify]")
 {
     World w;
     SealedClip clip = w.seal();
@@ -386,8 +336,8 @@ TEST_CASE("verify: an interrupted clip recovered at boot verifies", "[verify]")
         must(session->append(container::kMediaStreamId, patternBytes(70000, 5000, 7)));
     }
     w.boot();
-    auto recovered = must(chain::recoverUnfinishedClips(camera(), *w.identity, *w.chain,
-                                                        w.clipsDir));
+    auto recovered =
+        must(chain::recoverUnfinishedClips(camera(), *w.identity, *w.chain, w.clipsDir));
     REQUIRE(recovered.size() == 1);
     REQUIRE(recovered[0].outcome == chain::RecoveryOutcome::Interrupted);
     SealedClip clip = w.add(recovered[0].clipPath, must(w.chain->loadManifest(recovered[0].seq)));
@@ -463,8 +413,8 @@ TEST_CASE("bundle: written and verified offline", "[verify][bundle]")
         CHECK(contains(text, "cam-0001"));
         CHECK(contains(text, toHex(w.pki->caCertInfo().certSha256)));
         CHECK(contains(text, "evidence officer Ana Núñez"));
-    CHECK(report.toolVersion == toolVersion(dock()));
-    CHECK(contains(report.toolVersion, "openssl"));
+        CHECK(report.toolVersion == toolVersion(dock()));
+        CHECK(contains(report.toolVersion, "openssl"));
         CHECK_FALSE(report.custody.empty());
 
         const std::string json = renderJson(report);
