@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "common/base/clock.h"
+#include "common/base/log.h"
 
 namespace bwc::fw {
 
@@ -27,6 +28,38 @@ void sleepUntilMonoNs(int64_t deadlineNs)
     ts.tv_nsec = static_cast<long>(deadlineNs % kNsPerSecond);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
     }
+}
+
+namespace {
+constexpr int64_t kReopenIntervalNs = 1'000'000'000;
+} // namespace
+
+Error ReopenGate::lose(Error error)
+{
+    lost_ = true;
+    error_ = std::move(error);
+    nextAttemptNs_ = monoNowNs() + kReopenIntervalNs;
+    log::warn(error_.message);
+    return error_;
+}
+
+Expected<void> ReopenGate::attempt(int64_t deadlineNs,
+                                   const std::function<Expected<void>()> &reopen,
+                                   const std::string &what)
+{
+    if (monoNowNs() < nextAttemptNs_) {
+        sleepUntilMonoNs(std::min(deadlineNs, nextAttemptNs_));
+        if (monoNowNs() < nextAttemptNs_)
+            return error_;
+    }
+    nextAttemptNs_ = monoNowNs() + kReopenIntervalNs;
+    if (Expected<void> opened = reopen(); !opened) {
+        error_ = Error(Errc::Device, opened.error().message + " (reopening every second)");
+        return error_;
+    }
+    lost_ = false;
+    log::info(what + ": reopened");
+    return {};
 }
 
 void FramePacer::restart()

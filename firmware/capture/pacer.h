@@ -7,7 +7,11 @@
 // i/fps (from 0).
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <string>
+
+#include "common/base/error.h"
 
 namespace bwc::fw {
 
@@ -62,5 +66,28 @@ private:
 
 // Sleeps until `deadlineNs` on CLOCK_MONOTONIC (returns at once when it has passed).
 void sleepUntilMonoNs(int64_t deadlineNs);
+
+// A capture device that failed or vanished: remembers why, and lets the caller try to
+// reopen it at most once a second, so a source keeps returning Errc::Device (and the
+// capture thread keeps calling) without spinning on the device.
+class ReopenGate
+{
+public:
+    bool lost() const { return lost_; }
+    // Marks the device lost; `error` is logged and returned until a reopen succeeds.
+    Error lose(Error error);
+    // Waits, no later than `deadlineNs`, for the next attempt slot, then runs `reopen`
+    // (which opens and starts the device, cleaning up itself on failure). The last error
+    // while no slot has come or when the attempt fails; `what` names the device in logs.
+    Expected<void> attempt(int64_t deadlineNs, const std::function<Expected<void>()> &reopen,
+                           const std::string &what);
+    // The device was opened by other means (start()).
+    void clear() { lost_ = false; }
+
+private:
+    bool lost_ = false;
+    Error error_;
+    int64_t nextAttemptNs_ = 0;
+};
 
 } // namespace bwc::fw

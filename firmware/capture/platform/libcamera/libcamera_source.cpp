@@ -29,8 +29,8 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
-#include "firmware/capture/mapped_buffer.h"
 #include "firmware/capture/av_util.h"
+#include "firmware/capture/mapped_buffer.h"
 #include "firmware/capture/pacer.h"
 #include "firmware/capture/platform/v4l2/v4l2_convert.h"
 #include "firmware/capture/sources.h"
@@ -40,8 +40,6 @@ namespace bwc::fw {
 namespace {
 
 namespace lc = libcamera;
-
-constexpr int64_t kReopenIntervalNs = 1'000'000'000;
 
 // libcamera allows one CameraManager per process: every source shares it, and it stops when
 // the last source goes.
@@ -134,9 +132,7 @@ private:
     FrameScaler scaler_;
     SequenceIndexer indexer_;
     bool started_ = false;
-    bool lost_ = false;
-    Error lostError_;
-    int64_t nextReopenNs_ = 0;
+    ReopenGate gate_;
 };
 
 std::string LibcameraSource::describe() const
@@ -149,7 +145,7 @@ std::string LibcameraSource::describe() const
             text += " scaled to " + std::to_string(format_.width) + "x" +
                     std::to_string(format_.height);
     }
-    if (lost_)
+    if (gate_.lost())
         text += " [lost]";
     return text;
 }
@@ -403,32 +399,23 @@ void LibcameraSource::onCameraRemoved(std::shared_ptr<lc::Camera> camera)
 Error LibcameraSource::lose(const std::string &cause)
 {
     closeCamera();
-    lost_ = true;
-    lostError_ = Error(Errc::Device, name() + ": lost (" + cause + "); reopening it every second");
-    nextReopenNs_ = monoNowNs() + kReopenIntervalNs;
-    log::warn(lostError_.message);
-    return lostError_;
+    return gate_.lose(
+        Error(Errc::Device, name() + ": lost (" + cause + "); reopening it every second"));
 }
 
 Expected<void> LibcameraSource::reopen(int64_t deadlineNs)
 {
-    if (monoNowNs() < nextReopenNs_) {
-        sleepUntilMonoNs(std::min(deadlineNs, nextReopenNs_));
-        if (monoNowNs() < nextReopenNs_)
-            return lostError_;
-    }
-    nextReopenNs_ = monoNowNs() + kReopenIntervalNs;
-    auto opened = openCamera();
-    if (opened)
-        opened = startCamera();
-    if (!opened) {
-        closeCamera();
-        lostError_ = Error(Errc::Device, opened.error().message + " (reopening every second)");
-        return lostError_;
-    }
-    lost_ = false;
-    log::info(describe() + ": reopened");
-    return {};
+    return gate_.attempt(
+        deadlineNs,
+        [this]() -> Expected<void> {
+            auto opened = openCamera();
+            if (opened)
+                opened = startCamera();
+            if (!opened)
+                closeCamera();
+            return opened;
+        },
+        describe());
 }
 
 Expected<void> LibcameraSource::start()
@@ -437,7 +424,7 @@ Expected<void> LibcameraSource::start()
         return {};
     if (!camera_) {
         BWC_TRY(openCamera());
-        lost_ = false;
+        gate_.clear();
     }
     if (auto running = startCamera(); !running) {
         stopCamera();
@@ -491,7 +478,7 @@ Expected<Frame *> LibcameraSource::next(int timeoutMs)
         return Error(Errc::Internal, name() + ": next() called before start()");
     const int64_t timeoutNs = static_cast<int64_t>(std::max(timeoutMs, 0)) * 1'000'000;
     const int64_t deadlineNs = monoNowNs() + timeoutNs;
-    if (lost_ || !running_)
+    if (gate_.lost() || !running_)
         BWC_TRY(reopen(deadlineNs));
 
     for (;;) {

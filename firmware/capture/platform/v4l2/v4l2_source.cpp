@@ -21,8 +21,8 @@
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/unique_fd.h"
-#include "firmware/capture/mapped_buffer.h"
 #include "firmware/capture/av_util.h"
+#include "firmware/capture/mapped_buffer.h"
 #include "firmware/capture/pacer.h"
 #include "firmware/capture/platform/v4l2/v4l2_convert.h"
 #include "firmware/capture/sources.h"
@@ -32,7 +32,6 @@ namespace bwc::fw {
 namespace {
 
 constexpr unsigned kBufferCount = 4;
-constexpr int64_t kReopenIntervalNs = 1'000'000'000;
 constexpr int64_t kNsPerSecond = 1'000'000'000;
 
 int xioctl(int fd, unsigned long request, void *arg)
@@ -114,9 +113,7 @@ private:
     AvFramePtr decoded_;
 
     bool started_ = false;
-    bool lost_ = false;
-    Error lostError_;
-    int64_t nextReopenNs_ = 0;
+    ReopenGate gate_;
 
     SequenceIndexer indexer_;
 };
@@ -133,7 +130,7 @@ std::string V4l2Source::describe() const
     }
     if (!card_.empty())
         text += " (" + card_ + ")";
-    if (lost_)
+    if (gate_.lost())
         text += " [lost]";
     return text;
 }
@@ -358,33 +355,23 @@ void V4l2Source::closeDevice()
 Error V4l2Source::lose(const std::string &what, int err)
 {
     closeDevice();
-    lost_ = true;
-    lostError_ = Error(Errc::Device, prefix() + "device lost (" + what + ": " + errnoText(err) +
-                                         "); reopening it every second");
-    nextReopenNs_ = monoNowNs() + kReopenIntervalNs;
-    log::warn(lostError_.message);
-    return lostError_;
+    return gate_.lose(Error(Errc::Device, prefix() + "device lost (" + what + ": " +
+                                              errnoText(err) + "); reopening it every second"));
 }
 
 Expected<void> V4l2Source::reopen(int64_t deadlineNs)
 {
-    if (monoNowNs() < nextReopenNs_) {
-        sleepUntilMonoNs(std::min(deadlineNs, nextReopenNs_));
-        if (monoNowNs() < nextReopenNs_)
-            return lostError_;
-    }
-    nextReopenNs_ = monoNowNs() + kReopenIntervalNs;
-    auto opened = fd_.isValid() ? Expected<void>() : openDevice();
-    if (opened)
-        opened = startStreaming();
-    if (!opened) {
-        closeDevice();
-        lostError_ = Error(Errc::Device, opened.error().message + " (reopening every second)");
-        return lostError_;
-    }
-    lost_ = false;
-    log::info(describe() + ": reopened");
-    return {};
+    return gate_.attempt(
+        deadlineNs,
+        [this]() -> Expected<void> {
+            auto opened = fd_.isValid() ? Expected<void>() : openDevice();
+            if (opened)
+                opened = startStreaming();
+            if (!opened)
+                closeDevice();
+            return opened;
+        },
+        describe());
 }
 
 Expected<void> V4l2Source::start()
@@ -393,7 +380,7 @@ Expected<void> V4l2Source::start()
         return {};
     if (!fd_.isValid()) {
         BWC_TRY(openDevice());
-        lost_ = false;
+        gate_.clear();
     }
     if (auto streaming = startStreaming(); !streaming) {
         stopStreaming();
@@ -487,7 +474,7 @@ Expected<Frame *> V4l2Source::next(int timeoutMs)
         return Error(Errc::Internal, prefix() + "next() called before start()");
     const int64_t deadlineNs =
         monoNowNs() + static_cast<int64_t>(std::max(timeoutMs, 0)) * 1'000'000;
-    if (lost_ || !streaming_)
+    if (gate_.lost() || !streaming_)
         BWC_TRY(reopen(deadlineNs));
 
     for (;;) {

@@ -307,3 +307,38 @@ TEST_CASE("SequenceIndexer counts drops, wraps and continues by time after a res
     wrap.newSession();
     CHECK(wrap.assign(0u, 2'166'000'000, 30) == 66);
 }
+
+TEST_CASE("ReopenGate tries a lost device at most once a second", "[capture]")
+{
+    ReopenGate gate;
+    CHECK_FALSE(gate.lost());
+    const Error lost = gate.lose(Error(Errc::Device, "v4l2 /dev/video9: device lost"));
+    CHECK(gate.lost());
+    CHECK(lost.code == Errc::Device);
+
+    int attempts = 0;
+    auto failing = [&]() -> Expected<void> {
+        ++attempts;
+        return Error(Errc::Device, "v4l2 /dev/video9: cannot open");
+    };
+    // Within the second: the lost error, no attempt, and no wait past the caller's deadline.
+    const int64_t t0 = monoNowNs();
+    auto early = gate.attempt(t0 + 50'000'000, failing, "v4l2 /dev/video9");
+    CHECK(monoNowNs() - t0 < 500'000'000);
+    REQUIRE_FALSE(early.ok());
+    CHECK(early.error().message.find("device lost") != std::string::npos);
+    CHECK(attempts == 0);
+
+    // A deadline past the slot: one attempt, which fails; still lost, with the new cause.
+    auto failed = gate.attempt(monoNowNs() + 2'000'000'000, failing, "v4l2 /dev/video9");
+    CHECK(attempts == 1);
+    REQUIRE_FALSE(failed.ok());
+    CHECK(failed.error().message.find("cannot open (reopening every second)") != std::string::npos);
+    CHECK(gate.lost());
+
+    // The next success clears it.
+    auto ok = gate.attempt(
+        monoNowNs() + 2'000'000'000, [] { return Expected<void>(); }, "v4l2 /dev/video9");
+    CHECK(ok.ok());
+    CHECK_FALSE(gate.lost());
+}
