@@ -64,8 +64,15 @@ Expected<std::vector<uint64_t>> ChainState::manifestSeqs() const
     return seqs; // the names are zero-padded, so sorted names are sorted seqs
 }
 
+v1::ChainHead ChainState::head() const
+{
+    std::lock_guard lock(mutex_);
+    return head_;
+}
+
 Expected<std::vector<uint64_t>> ChainState::pendingManifests(uint64_t afterSeq) const
 {
+    std::lock_guard lock(mutex_);
     BWC_ASSIGN(seqs, manifestSeqs());
     std::vector<uint64_t> out;
     for (uint64_t seq : seqs) {
@@ -77,6 +84,7 @@ Expected<std::vector<uint64_t>> ChainState::pendingManifests(uint64_t afterSeq) 
 
 Expected<void> ChainState::removeManifest(uint64_t seq)
 {
+    std::lock_guard lock(mutex_);
     if (seq > head_.seq())
         return Error(Errc::Internal, "manifest seq " + std::to_string(seq) +
                                          " is beyond the chain head (seq " +
@@ -87,6 +95,7 @@ Expected<void> ChainState::removeManifest(uint64_t seq)
 
 Expected<std::optional<uint64_t>> ChainState::findClipManifest(ByteView clipUuid) const
 {
+    std::lock_guard lock(mutex_);
     BWC_ASSIGN(seqs, manifestSeqs());
     const std::string wanted(asChars(clipUuid));
     std::optional<uint64_t> found;
@@ -252,6 +261,7 @@ Expected<void> ChainState::fillConsumed(const std::map<uint64_t, std::string> &r
 
 Expected<v1::SignedManifest> ChainState::issue(v1::Manifest m)
 {
+    std::lock_guard lock(mutex_);
     // A manifest written by an issue() whose head update failed, then any seq an earlier
     // call consumed without getting as far as its manifest.
     std::map<uint64_t, std::string> rejected;

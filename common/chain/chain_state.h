@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@
 namespace bwc::chain
 {
 
+// The public methods may be called from several threads (the clip writer issues clip
+// manifests while the offload issues CLOCK_SET, CONFIG and WIPE manifests and removes
+// receipted ones); they are serialised by one mutex.
 class ChainState
 {
 public:
@@ -51,7 +55,7 @@ public:
     Expected<v1::SignedManifest> issue(v1::Manifest m);
 
     // The last manifest issued; seq 0 and the zero hash before the first.
-    const v1::ChainHead &head() const { return head_; }
+    v1::ChainHead head() const;
     const std::string &dir() const { return dir_; }
     std::string manifestPath(uint64_t seq) const;
     Expected<v1::SignedManifest> loadManifest(uint64_t seq) const;
@@ -85,6 +89,7 @@ private:
     std::string dir_;
     std::string manifestsDir_;
     const Clock &clock_;
+    mutable std::mutex mutex_; // guards head_ and the journal between public calls
     v1::ChainHead head_;
     std::vector<std::string> notes_;
 };
