@@ -101,10 +101,50 @@ CREATE TABLE alarms (
 );
 )sql";
 
+const char *const kSchemaV2 = R"sql(
+CREATE TABLE device_certs (
+    cert_sha256       BLOB PRIMARY KEY CHECK (length(cert_sha256) = 32),
+    device_id         TEXT NOT NULL REFERENCES devices (id),
+    chain_der         BLOB NOT NULL,
+    first_seen_utc_ms INTEGER NOT NULL
+);
+)sql";
+
 // Migration i takes the schema from version i to i + 1.
 std::array<std::string, kCatalogSchemaVersion> migrations()
 {
-    return {std::string(kSchemaV1) + audit::kAuditSchemaSql};
+    return {std::string(kSchemaV1) + audit::kAuditSchemaSql, kSchemaV2};
+}
+
+// A certificate chain as one blob: each DER certificate preceded by its length (u32 BE).
+Bytes packChain(const std::vector<Bytes> &chain)
+{
+    Bytes out;
+    for (const Bytes &cert : chain) {
+        const uint32_t n = uint32_t(cert.size());
+        for (int shift = 24; shift >= 0; shift -= 8)
+            out.push_back(uint8_t(n >> shift));
+        out.insert(out.end(), cert.begin(), cert.end());
+    }
+    return out;
+}
+
+Expected<std::vector<Bytes>> unpackChain(ByteView blob)
+{
+    std::vector<Bytes> chain;
+    size_t at = 0;
+    while (at < blob.size()) {
+        if (blob.size() - at < 4)
+            return Error(Errc::Format, "device_certs.chain_der: truncated length");
+        const uint32_t n = uint32_t(blob[at]) << 24 | uint32_t(blob[at + 1]) << 16 |
+                           uint32_t(blob[at + 2]) << 8 | uint32_t(blob[at + 3]);
+        at += 4;
+        if (blob.size() - at < n)
+            return Error(Errc::Format, "device_certs.chain_der: truncated certificate");
+        chain.emplace_back(blob.begin() + long(at), blob.begin() + long(at + n));
+        at += n;
+    }
+    return chain;
 }
 
 constexpr const char *kClipColumns =
@@ -248,14 +288,47 @@ Expected<void> Catalog::migrate()
 }
 
 Expected<void> Catalog::touchDevice(db::Transaction &, const std::string &deviceId,
-                                    const crypto::Digest &certSha256, int64_t utcMs)
+                                    const crypto::Digest &certSha256, int64_t utcMs,
+                                    const std::vector<Bytes> &certChainDer)
 {
     BWC_ASSIGN(stmt, db::Statement::prepare(
                          db_, "INSERT INTO devices (id, cert_sha256, first_seen_utc_ms, "
                               "last_seen_utc_ms) VALUES (?1, ?2, ?3, ?3) ON CONFLICT (id) DO "
                               "UPDATE SET cert_sha256 = ?2, last_seen_utc_ms = ?3"));
     stmt.bind(1, deviceId).bindBlob(2, certSha256).bind(3, utcMs);
-    return stmt.run();
+    BWC_TRY(stmt.run());
+    if (certChainDer.empty())
+        return {};
+    BWC_ASSIGN(certs, db::Statement::prepare(
+                          db_, "INSERT INTO device_certs (cert_sha256, device_id, chain_der, "
+                               "first_seen_utc_ms) VALUES (?1, ?2, ?3, ?4) "
+                               "ON CONFLICT (cert_sha256) DO NOTHING"));
+    const Bytes packed = packChain(certChainDer);
+    certs.bindBlob(1, certSha256).bind(2, deviceId).bindBlob(3, packed).bind(4, utcMs);
+    return certs.run();
+}
+
+Expected<std::optional<std::vector<Bytes>>> Catalog::deviceCertChain(ByteView leafSha256)
+{
+    BWC_ASSIGN(stmt, db::Statement::prepare(
+                         db_, "SELECT chain_der FROM device_certs WHERE cert_sha256 = ?1"));
+    stmt.bindBlob(1, leafSha256);
+    BWC_ASSIGN(row, stmt.step());
+    if (!row)
+        return std::optional<std::vector<Bytes>>();
+    BWC_ASSIGN(chain, unpackChain(stmt.columnBlob(0)));
+    return std::optional<std::vector<Bytes>>(std::move(chain));
+}
+
+Expected<std::optional<Bytes>> Catalog::deviceCertSha256(const std::string &deviceId)
+{
+    BWC_ASSIGN(stmt,
+               db::Statement::prepare(db_, "SELECT cert_sha256 FROM devices WHERE id = ?1"));
+    stmt.bind(1, deviceId);
+    BWC_ASSIGN(row, stmt.step());
+    if (!row)
+        return std::optional<Bytes>();
+    return std::optional<Bytes>(stmt.columnBlob(0));
 }
 
 Expected<std::optional<v1::ChainHead>> Catalog::chainHead(const std::string &deviceId)

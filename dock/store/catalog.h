@@ -23,6 +23,11 @@
 //   alarms       id, kind (GAP|FORK|ROLLBACK|VERIFY_FAILED|DEVICE_MISMATCH), device_id, seq,
 //                clip_uuid, detail, utc_ms, acknowledged, acknowledged_by
 //   audit        see dock/audit/audit_log.h
+//
+// Version 2 adds:
+//   device_certs cert_sha256 (of the leaf), device_id, chain_der, first_seen_utc_ms
+//                every certificate chain a device presented, kept so that the evidence can
+//                be re-verified and exported without the agency PKI folder
 
 #include <cstdint>
 #include <memory>
@@ -37,7 +42,7 @@
 
 namespace bwc::store {
 
-constexpr int kCatalogSchemaVersion = 1;
+constexpr int kCatalogSchemaVersion = 2;
 constexpr const char *kDefaultCategory = "uncategorised";
 constexpr int64_t kDayMs = 86'400'000;
 
@@ -133,9 +138,15 @@ public:
     db::Database &database() { return db_; }
     Expected<db::Transaction> begin() { return db::Transaction::begin(db_); }
 
-    // Devices and chain heads.
+    // Devices and chain heads. `certChainDer` (leaf first) is recorded in device_certs when
+    // given and not yet known.
     Expected<void> touchDevice(db::Transaction &txn, const std::string &deviceId,
-                               const crypto::Digest &certSha256, int64_t utcMs);
+                               const crypto::Digest &certSha256, int64_t utcMs,
+                               const std::vector<Bytes> &certChainDer = {});
+    // The chain whose leaf has this SHA-256, as the device presented it.
+    Expected<std::optional<std::vector<Bytes>>> deviceCertChain(ByteView leafSha256);
+    // The SHA-256 of the leaf the device presented last.
+    Expected<std::optional<Bytes>> deviceCertSha256(const std::string &deviceId);
     Expected<std::optional<v1::ChainHead>> chainHead(const std::string &deviceId);
     Expected<void> setChainHead(db::Transaction &txn, const v1::ChainHead &head);
 

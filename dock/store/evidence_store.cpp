@@ -283,6 +283,45 @@ Expected<void> EvidenceStore::removeIncoming(IncomingFile &incoming)
     return fsyncDirectory(root_ + "/tmp");
 }
 
+Expected<void> EvidenceStore::discardIncoming(std::unique_ptr<IncomingFile> incoming)
+{
+    if (!incoming)
+        return {};
+    return removeIncoming(*incoming);
+}
+
+Expected<void> EvidenceStore::touchDevice(const std::string &deviceId,
+                                          const crypto::Digest &certSha256,
+                                          const std::vector<Bytes> &certChainDer)
+{
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(catalog_->touchDevice(txn, deviceId, certSha256, clock_.utcMs(), certChainDer));
+    return txn.commit();
+}
+
+Expected<void> EvidenceStore::recordAudit(const audit::AuditRecord &record)
+{
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_TRY(audit_->append(txn, record));
+    return txn.commit();
+}
+
+Expected<int64_t> EvidenceStore::raiseAlarm(AlarmKind kind, const std::string &deviceId,
+                                            uint64_t seq, const std::string &clipUuid,
+                                            const std::string &detail, const std::string &actor,
+                                            const std::string &action)
+{
+    const int64_t now = clock_.utcMs();
+    BWC_ASSIGN(txn, catalog_->begin());
+    BWC_ASSIGN(id, catalog_->insertAlarm(
+                       txn, AlarmRow{0, kind, deviceId, seq, clipUuid, detail, now, false, {}}));
+    BWC_TRY(audit_->append(txn, audit::AuditRecord{actor, action, "", deviceId, seq, clipUuid,
+                                                   std::string("alarm ") + alarmKindName(kind),
+                                                   detail}));
+    BWC_TRY(txn.commit());
+    return id;
+}
+
 void EvidenceStore::cleanUpAfterCommit(IncomingFile &incoming)
 {
     // The catalog already holds the outcome: a file left in tmp/ is only untidy (the next
@@ -439,7 +478,8 @@ EvidenceStore::commitClip(std::unique_ptr<IncomingFile> incoming,
     BWC_ASSIGN(days, catalog_->categoryRetentionDays(kDefaultCategory));
 
     BWC_ASSIGN(txn, catalog_->begin());
-    BWC_TRY(catalog_->touchDevice(txn, m.device_id(), clipReport.deviceCert.certSha256, now));
+    BWC_TRY(catalog_->touchDevice(txn, m.device_id(), clipReport.deviceCert.certSha256, now,
+                                  trust.deviceCertChainDer));
     BWC_TRY(catalog_->insertManifest(
         txn, ManifestRow{m.device_id(), m.seq(), kindName(m.kind()),
                          chain::serializeSignedManifest(signedManifest), mHash, uuid, now}));
@@ -554,7 +594,8 @@ Expected<CommitResult> EvidenceStore::commitManifest(const v1::SignedManifest &s
         detail += "; note: " + chain::printableForMessage(m.note());
 
     BWC_ASSIGN(txn, catalog_->begin());
-    BWC_TRY(catalog_->touchDevice(txn, m.device_id(), cert.certSha256, now));
+    BWC_TRY(catalog_->touchDevice(txn, m.device_id(), cert.certSha256, now,
+                                  trust.deviceCertChainDer));
     BWC_TRY(
         catalog_->insertManifest(txn, ManifestRow{m.device_id(),
                                                   m.seq(),

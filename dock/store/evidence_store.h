@@ -150,6 +150,21 @@ public:
     Expected<v1::SignedReceipt> issueReceipt(const std::string &deviceId,
                                              const std::string &sessionNonce = {});
 
+    // Gives up an incoming file: removes its tmp files (a refused offer that brought no
+    // bytes). A file with durable bytes that should stay resumable is simply closed instead.
+    Expected<void> discardIncoming(std::unique_ptr<IncomingFile> incoming);
+
+    // The offload server's records that are not commits: a docked device seen with its
+    // certificate (catalog devices), an audit entry of its own (session start and end), and
+    // an alarm raised by the server (a manifest of another device offered in a session, a
+    // clip manifest offered without its file) with its audit entry, in one transaction.
+    Expected<void> touchDevice(const std::string &deviceId, const crypto::Digest &certSha256,
+                               const std::vector<Bytes> &certChainDer = {});
+    Expected<void> recordAudit(const audit::AuditRecord &record);
+    Expected<int64_t> raiseAlarm(AlarmKind kind, const std::string &deviceId, uint64_t seq,
+                                 const std::string &clipUuid, const std::string &detail,
+                                 const std::string &actor, const std::string &action);
+
     // Crypto-erase (section 10): deletes the object (the clip with its wrapped keys) and
     // keeps the manifest as a tombstone. Errc::Exists while a hold is active.
     Expected<void> purgeClip(const std::string &clipUuid, const std::string &actor,

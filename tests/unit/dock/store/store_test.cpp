@@ -553,5 +553,41 @@ TEST_CASE("store: an audit row edited in the database is detected", "[store]")
     CHECK(contains(r.error().message, "audit entry 2:"));
 }
 
+TEST_CASE("store: the offload server's records: device seen, audit entry, alarm, discarded file",
+          "[store]")
+{
+    World w;
+    const crypto::Digest certSha = dock().sha256(asBytes(std::string("certificate")));
+    must(w.store->touchDevice("cam-0001", certSha));
+    CHECK(w.count("SELECT COUNT(*) FROM devices WHERE id = 'cam-0001'") == 1);
+
+    must(w.store->recordAudit(audit::AuditRecord{"cam-0001", "dock-session", "start", "cam-0001",
+                                                 0, {}, "ok", "fw test"}));
+    const int64_t id = must(w.store->raiseAlarm(AlarmKind::DeviceMismatch, "cam-0001", 3, {},
+                                                "manifest of cam-0002 offered", "cam-0001",
+                                                "offer"));
+    const auto alarms = must(w.store->catalog().listAlarms(true));
+    REQUIRE(alarms.size() == 1);
+    CHECK(alarms[0].id == id);
+    CHECK(alarms[0].kind == AlarmKind::DeviceMismatch);
+    CHECK(alarms[0].seq == 3);
+    CHECK(alarms[0].detail == "manifest of cam-0002 offered");
+    const auto entries = must(w.store->auditLog().entries());
+    REQUIRE(entries.size() >= 2);
+    CHECK(entries[entries.size() - 2].entry.action() == "dock-session");
+    CHECK(entries.back().entry.action() == "offer");
+    CHECK(entries.back().entry.result() == "alarm DEVICE_MISMATCH");
+    CHECK(must(w.store->verifyAudit()) == entries.size());
+
+    auto in = must(w.store->beginIncoming("cam-0001", 1, 100));
+    must(in->write(0, patternBytes(0, 10, 1)));
+    must(in->fsync());
+    const std::string part = in->path();
+    CHECK(pathExists(part));
+    must(w.store->discardIncoming(std::move(in)));
+    CHECK_FALSE(pathExists(part));
+    CHECK(must(w.store->beginIncoming("cam-0001", 1, 100))->resumeOffset() == 0);
+}
+
 } // namespace
 } // namespace bwc::store
