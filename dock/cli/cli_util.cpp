@@ -1,9 +1,15 @@
 #include "dock/cli/cli_util.h"
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
-#include <sys/stat.h>
+#include <cstdlib>
 
+#include "common/base/clock.h"
 #include "common/base/file.h"
 
 namespace bwc::cli {
@@ -133,6 +139,155 @@ std::string humanBytes(uint64_t bytes)
     else
         std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
     return buf;
+}
+
+namespace {
+
+int hexValue(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+} // namespace
+
+std::optional<std::string> parseClipUuid(std::string_view text)
+{
+    std::string digits;
+    if (text.size() == 36) {
+        for (size_t i = 0; i < text.size(); ++i) {
+            const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+            if (dash != (text[i] == '-'))
+                return std::nullopt;
+            if (!dash)
+                digits += text[i];
+        }
+    } else if (text.size() == 32) {
+        digits = text;
+    } else {
+        return std::nullopt;
+    }
+    std::string raw;
+    for (size_t i = 0; i < digits.size(); i += 2) {
+        const int hi = hexValue(digits[i]), lo = hexValue(digits[i + 1]);
+        if (hi < 0 || lo < 0)
+            return std::nullopt;
+        raw += static_cast<char>(hi * 16 + lo);
+    }
+    return raw;
+}
+
+std::string formatClipUuid(std::string_view raw)
+{
+    if (raw.empty())
+        return "-";
+    std::string hex = toHex(asBytes(raw));
+    if (raw.size() != 16)
+        return hex;
+    for (size_t at : {8, 13, 18, 23})
+        hex.insert(at, 1, '-');
+    return hex;
+}
+
+Expected<VerifyTarget> classifyVerifyTarget(const std::string &arg)
+{
+    struct stat st {
+    };
+    if (::stat(arg.c_str(), &st) == 0)
+        return VerifyTarget::Path;
+    if (parseClipUuid(arg))
+        return VerifyTarget::StoredClip;
+    return Error(Errc::Usage,
+                 arg + ": no such file or directory, and not a clip uuid (32 hex digits or "
+                       "8-4-4-4-12); give a clip file (<uuid>.bwcclip), an export bundle "
+                       "directory, or the uuid of a clip in the dock's store (`bwc list`)");
+}
+
+Expected<int64_t> parseUtcArgument(std::string_view option, std::string_view text)
+{
+    auto bad = [&]() {
+        return Error(Errc::Usage, std::string(option) + " " + std::string(text) +
+                                      ": not a UTC time; give YYYY-MM-DD or "
+                                      "YYYY-MM-DDTHH:MM[:SS[.mmm]]Z, e.g. 2026-11-23T09:30Z");
+    };
+    std::string t(text);
+    if (t.size() == 10)
+        t += "T00:00:00";
+    if (t.size() < 16)
+        return bad();
+    if (t[10] == ' ')
+        t[10] = 'T';
+    if (!t.empty() && (t.back() == 'Z' || t.back() == 'z'))
+        t.pop_back();
+    if (t.size() == 16)
+        t += ":00";
+    t += 'Z';
+    auto ms = parseUtcMs(t);
+    if (!ms)
+        return bad();
+    return *ms;
+}
+
+Expected<void> requireReason(std::string_view command, const std::string &reason)
+{
+    for (char c : reason)
+        if (!std::isspace(static_cast<unsigned char>(c)))
+            return {};
+    return Error(Errc::Usage, "--reason is required: `bwc " + std::string(command) +
+                                  "` records who did it and why in the dock's audit log; give "
+                                  "--reason \"<case number or justification>\"");
+}
+
+std::string defaultActor()
+{
+    char name[256] = {};
+    if (::getlogin_r(name, sizeof(name)) == 0 && name[0] != '\0')
+        return name;
+    if (const passwd *pw = ::getpwuid(::getuid()); pw && pw->pw_name && *pw->pw_name)
+        return pw->pw_name;
+    const char *user = std::getenv("USER");
+    return user && *user ? user : "unknown";
+}
+
+std::string jsonString(std::string_view text)
+{
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (ch) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                out += "\\u00";
+                out += kHex[c >> 4];
+                out += kHex[c & 0xf];
+            } else {
+                out += ch;
+            }
+        }
+    }
+    out += '"';
+    return out;
 }
 
 } // namespace bwc::cli

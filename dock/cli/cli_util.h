@@ -68,4 +68,31 @@ Expected<crypto::P256KeyPair> loadPrivateKey(const crypto::Backend &backend,
 // "1.2 MiB" style size for people.
 std::string humanBytes(uint64_t bytes);
 
+// A clip uuid given on the command line: 32 hex digits or 8-4-4-4-12, either case.
+// Returns the 16 raw bytes; nullopt for anything else.
+std::optional<std::string> parseClipUuid(std::string_view text);
+// The 16 raw bytes of a clip uuid as 8-4-4-4-12 lower-case hex ("-" when empty, the
+// hex of whatever is there when it is not 16 bytes).
+std::string formatClipUuid(std::string_view raw);
+
+// What `bwc verify ARG` verifies: an existing file or directory, or a stored clip.
+enum class VerifyTarget { Path, StoredClip };
+// Errc::Usage naming the argument when it is neither an existing path nor a clip uuid.
+Expected<VerifyTarget> classifyVerifyTarget(const std::string &arg);
+
+// A time given on the command line, in UTC: "YYYY-MM-DD" (midnight),
+// "YYYY-MM-DDTHH:MM[:SS[.mmm]][Z]" or with a space for the "T". Errc::Usage naming
+// `option` otherwise.
+Expected<int64_t> parseUtcArgument(std::string_view option, std::string_view text);
+
+// The reason an audited change is made: Errc::Usage unless it has a non-blank character.
+Expected<void> requireReason(std::string_view command, const std::string &reason);
+
+// The name recorded as the actor of audit entries when --actor is not given: the login
+// name of the session (getlogin), else the user of the real uid, else $USER.
+std::string defaultActor();
+
+// A JSON string literal (quotes, backslashes and control characters escaped).
+std::string jsonString(std::string_view text);
+
 } // namespace bwc::cli
