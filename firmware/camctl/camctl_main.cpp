@@ -25,6 +25,9 @@ constexpr const char *kSocketEnv = "BWC_CAMD_SOCKET";
 constexpr int kDefaultTimeoutMs = 10'000;
 // `hold` answers after the release: its timeout is the hold plus this much.
 constexpr int kHoldMarginMs = 10'000;
+// `dock` answers when the offload is over: every clip sent to the dock, the receipt, the
+// wipe. Its bound is the camera's own frame timeouts, so wait long by default.
+constexpr int kDockTimeoutMs = 600'000;
 
 int fail(int code, const std::string &message)
 {
@@ -76,6 +79,8 @@ int execute(const Options &opt, bool timeoutGiven)
         request += " " + std::to_string(opt.holdMs);
         if (!timeoutGiven)
             timeoutMs = int(opt.holdMs) + kHoldMarginMs;
+    } else if (opt.command == "dock" && !timeoutGiven) {
+        timeoutMs = kDockTimeoutMs;
     }
 
     auto response = bwc::fw::controlRequest(opt.socket, request, timeoutMs);
@@ -132,14 +137,16 @@ int run(int argc, char **argv)
         ->default_str(kDefaultSocket);
     CLI::Option *timeout =
         app.add_option("--timeout", opt.timeoutMs,
-                       "milliseconds to wait for the answer (hold: MS + 10000 unless given)")
+                       "milliseconds to wait for the answer (hold: MS + 10000, dock: 600000 "
+                       "unless given)")
             ->check(CLI::Range(1, 3'600'000))
             ->default_str(std::to_string(kDefaultTimeoutMs));
     app.add_flag("--pretty", opt.pretty, "indent the JSON answer");
     app.footer("Exit status: 0 the camera answered \"ok\":true; 1 it answered with an error "
                "(printed on stderr);\n2 bad command line, no bwc-camd listening, timeout or "
                "malformed answer.\n\nExamples:\n  bwc-camctl status\n  bwc-camctl --socket "
-               "/tmp/sim/camd.sock hold 3500\n  bwc-camctl status --field state");
+               "/tmp/sim/camd.sock hold 3500\n  bwc-camctl status --field state\n  bwc-camctl dock "
+               "--pretty");
 
     CLI::App *status = app.add_subcommand("status", "print the camera's state as JSON");
     status->add_option("--field", opt.field,
@@ -152,7 +159,10 @@ int run(int argc, char **argv)
     hold->add_option("MS", opt.holdMs, "how long to hold, 1-60000 ms")
         ->required()
         ->check(CLI::Range(1, 60'000));
-    app.add_subcommand("dock", "start an offload to the configured dock now");
+    app.add_subcommand("dock", "offload to the configured dock now (dock.address) and print the "
+                               "result: clips sent, receipt, clips wiped; not while recording");
+    app.add_subcommand("flag", "flag the clip being recorded, else the last one (the dock takes "
+                               "cameras with flagged clips first)");
     // Set after the subcommands so that only the top level collects what nothing matched.
     app.allow_extras();
 
@@ -164,7 +174,7 @@ int run(int argc, char **argv)
         std::cerr << "bwc-camctl: " << e.what() << "\nrun `bwc-camctl --help` for usage\n";
         return kExitUsage;
     }
-    const std::string known = "status, press, release, hold, dock";
+    const std::string known = "status, press, release, hold, dock, flag";
     const auto rest = app.remaining();
     if (app.get_subcommands().empty()) {
         std::string what = rest.empty() ? "a command is required (" + known + ")"

@@ -7,15 +7,17 @@
 #include "common/base/log.h"
 #include "common/chain/manifest.h"
 #include "common/container/metadata.h"
+#include "firmware/camd/camera_clock.h"
 
 namespace bwc::fw {
 
 namespace {
 
-v1::MetadataRecord eventRecord(int64_t monoNs, std::string name, std::string detail)
+v1::MetadataRecord eventRecord(const Clock &clock, int64_t monoNs, std::string name,
+                               std::string detail)
 {
     v1::MetadataRecord r;
-    r.set_utc_ms(utcMsOfMono(monoNs));
+    r.set_utc_ms(utcMsOfMono(clock, monoNs));
     r.set_mono_ms(monoNs / 1'000'000);
     r.mutable_event()->set_name(std::move(name));
     r.mutable_event()->set_detail(std::move(detail));
@@ -23,11 +25,6 @@ v1::MetadataRecord eventRecord(int64_t monoNs, std::string name, std::string det
 }
 
 } // namespace
-
-int64_t utcMsOfMono(int64_t monoNs)
-{
-    return utcNowMs() - (monoNowNs() - monoNs) / 1'000'000;
-}
 
 struct ClipRecorder::Clip {
     std::unique_ptr<chain::ClipSession> session;
@@ -196,7 +193,7 @@ Expected<void> ClipRecorder::openClip(const StartClip &start, const OwnedPacket 
     o.trigger = continues ? v1::TRIGGER_ROLLOVER : v1::TRIGGER_BUTTON;
     const int64_t prerollNs = std::max<int64_t>(0, start.pressMonoNs - firstKeyframe.monoNs);
     o.prerecordMs = continues ? 0 : uint32_t(prerollNs / 1'000'000);
-    o.startUtcMs = utcMsOfMono(firstKeyframe.monoNs);
+    o.startUtcMs = utcMsOfMono(clock(), firstKeyframe.monoNs);
     o.fwVersion = options_.fwVersion;
     o.configSha256 = options_.configSha256;
     o.clockSource = facts.clockSource;
@@ -223,7 +220,7 @@ Expected<void> ClipRecorder::openClip(const StartClip &start, const OwnedPacket 
     BWC_TRY(appendMetadata(time));
     std::string detail = continues ? "roll-over from clip " + container::uuidToString(*continues)
                                    : "button, pre-record " + std::to_string(o.prerecordMs) + " ms";
-    BWC_TRY(appendMetadata(eventRecord(start.pressMonoNs, "record-start", detail)));
+    BWC_TRY(appendMetadata(eventRecord(clock(), start.pressMonoNs, "record-start", detail)));
     for (const v1::MetadataRecord &r : earlyMetadata_)
         BWC_TRY(appendMetadata(r));
     earlyMetadata_.clear();
@@ -250,7 +247,7 @@ Expected<void> ClipRecorder::appendMetadata(const v1::MetadataRecord &record)
 
 Expected<void> ClipRecorder::checkpoint()
 {
-    BWC_TRY(clip_->session->checkpoint(utcNowMs()));
+    BWC_TRY(clip_->session->checkpoint(clock().utcMs()));
     lastCheckpointMonoNs_ = monoNowNs();
     {
         std::lock_guard lock(statusMutex_);
@@ -274,9 +271,9 @@ void ClipRecorder::sealClip(int64_t endMonoNs, bool rollover)
     auto result = [&]() -> Expected<v1::SignedManifest> {
         BWC_TRY(clip_->muxer->finish());
         BWC_TRY(appendMetadata(
-            eventRecord(endMonoNs, "record-stop",
+            eventRecord(clock(), endMonoNs, "record-stop",
                         std::to_string(clip_->muxer->fragmentedDurationMs()) + " ms of media")));
-        return clip_->session->seal(chain_, utcMsOfMono(endMonoNs));
+        return clip_->session->seal(chain_, utcMsOfMono(clock(), endMonoNs));
     }();
     if (!result) {
         const std::string text = "clip " + clip_->uuid +

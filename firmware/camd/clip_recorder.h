@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/base/clock.h"
 #include "common/chain/chain_state.h"
 #include "common/chain/clip_session.h"
 #include "common/chain/identity.h"
@@ -50,6 +51,9 @@ struct ClipRecorderOptions {
     int64_t maxCheckpointIntervalMs = 1000;
     // Tests substitute a file factory that cuts the power.
     chain::FileFactory fileFactory = createFile;
+    // The camera's wall clock (steppable by the dock); null: the system clock. Must
+    // outlive the recorder.
+    const Clock *clock = nullptr;
 };
 
 struct ClipEvent {
@@ -102,6 +106,10 @@ private:
     void sealClip(int64_t endMonoNs, bool rollover = false);
     void failClip(const Error &error);
     void report(ClipEvent::Kind kind, std::string detail, uint64_t seq = 0, bool rollover = false);
+    const Clock &clock() const
+    {
+        return options_.clock != nullptr ? *options_.clock : systemClock_;
+    }
 
     const crypto::Backend &backend_;
     chain::DeviceIdentity &identity_;
@@ -109,6 +117,7 @@ private:
     const Storage &storage_;
     PacketRouter &router_;
     ClipRecorderOptions options_;
+    SystemClock systemClock_;
     std::function<void(const ClipEvent &)> onEvent_;
 
     // Writer-thread state.
@@ -124,8 +133,5 @@ private:
     mutable std::mutex statusMutex_;
     ClipRecorderStatus status_;
 };
-
-// Wall-clock time of a CLOCK_MONOTONIC instant, by the current offset between the two.
-int64_t utcMsOfMono(int64_t monoNs);
 
 } // namespace bwc::fw

@@ -9,8 +9,11 @@
 #include "common/base/clock.h"
 #include "common/base/file.h"
 #include "common/base/log.h"
+#include "common/chain/clip_session.h"
 #include "common/chain/recovery.h"
+#include "common/container/container.h"
 #include "common/crypto/pem.h"
+#include "common/net/tls.h"
 #include "firmware/camd/sd_notify.h"
 
 #ifndef BWC_FW_VERSION
@@ -101,7 +104,7 @@ Expected<std::vector<crypto::P256Point>> loadRecipients(const crypto::Backend &b
 CameraPaths cameraPaths(const v1::CameraConfig &config)
 {
     const std::string &root = config.storage().path();
-    return {root + "/clips", root + "/chain", root + "/officer"};
+    return {root + "/clips", root + "/chain", root + "/officer", root + "/clock_offset"};
 }
 
 std::string firmwareVersion()
@@ -111,6 +114,7 @@ std::string firmwareVersion()
 
 Daemon::~Daemon()
 {
+    cancelOffload();
     if (control_)
         control_->stop();
     if (pipeline_)
@@ -153,7 +157,16 @@ Expected<void> Daemon::init(const LoadedConfig &loaded)
                                        "\"; fix device_id or install this device's certificate");
     BWC_ASSIGN(recipients, loadRecipients(*backend_, c.identity()));
 
-    auto chainState = chain::ChainState::open(*backend_, *identity_, paths_.chainDir, clock_);
+    // The wall clock: steppable by the dock. Real boards set the system clock; the
+    // simulated board keeps the dock's time as an offset (no root needed).
+    auto cameraClock = CameraClock::open(c.hal().backend() == "gpiod" ? CameraClock::Mode::System
+                                                                      : CameraClock::Mode::Offset,
+                                         paths_.clockOffsetFile);
+    if (!cameraClock)
+        return std::move(cameraClock).error().context("clock");
+    clock_ = std::move(*cameraClock);
+
+    auto chainState = chain::ChainState::open(*backend_, *identity_, paths_.chainDir, *clock_);
     if (!chainState)
         return std::move(chainState).error().context("chain " + paths_.chainDir);
     chain_ = std::move(*chainState);
@@ -164,10 +177,13 @@ Expected<void> Daemon::init(const LoadedConfig &loaded)
     const ClockState clockState = systemClockState();
     clockSource_ = clockState.source;
     clockErrorMs_ = clockState.errorMs;
-    if (pathExists(paths_.officerFile)) {
-        BWC_ASSIGN(officer, readTextFile(paths_.officerFile));
-        while (!officer.empty() && (officer.back() == '\n' || officer.back() == ' '))
-            officer.pop_back();
+    if (clock_->offsetMs() != 0) {
+        // The dock set this camera's time at the last docking.
+        clockSource_ = v1::CLOCK_SOURCE_DOCK;
+        clockErrorMs_ = 1000;
+    }
+    {
+        BWC_ASSIGN(officer, readOfficerFile(paths_.officerFile));
         officerId_ = officer;
     }
 
@@ -252,6 +268,7 @@ Expected<void> Daemon::init(const LoadedConfig &loaded)
     ro.video = pipeline_->videoParams();
     ro.audio = pipeline_->audioParams();
     ro.deviceFacts = [this] { return deviceFacts(); };
+    ro.clock = clock_.get();
     recorder_ =
         std::make_unique<ClipRecorder>(*backend_, *identity_, *chain_, *storage_, *router_,
                                        std::move(ro), [this](const ClipEvent &e) { post(e); });
@@ -270,6 +287,29 @@ Expected<void> Daemon::init(const LoadedConfig &loaded)
     handlers["press"] = [edge](const std::vector<std::string> &) { return edge(true); };
     handlers["release"] = [edge](const std::vector<std::string> &) { return edge(false); };
     handlers["hold"] = [this](const std::vector<std::string> &args) { return handleHold(args); };
+    handlers["dock"] = [this](const std::vector<std::string> &) { return dock(); };
+    handlers["flag"] = [this](const std::vector<std::string> &) { return flag(); };
+
+    CameraOffloadHostOptions ho;
+    ho.configPath = config_.path;
+    ho.configSha256 = config_.sha256;
+    ho.deviceId = identity_->id();
+    ho.officerFile = paths_.officerFile;
+    ho.crlPath = c.identity().crl_path();
+    ho.clipDir = paths_.clipDir;
+    ho.fwVersion = firmwareVersion();
+    offloadHost_ = std::make_unique<CameraOffloadHost>(
+        *clock_, storage_.get(), std::move(ho),
+        [this](const std::string &officer) {
+            std::lock_guard lock(mutex_);
+            officerId_ = officer;
+        },
+        [this] {
+            // Within the 1 s step threshold of the dock's time from now on.
+            std::lock_guard lock(mutex_);
+            clockSource_ = v1::CLOCK_SOURCE_DOCK;
+            clockErrorMs_ = 1000;
+        });
     std::string socketPath = c.control_socket();
     BWC_ASSIGN(control, ControlServer::start(socketPath, std::move(handlers)));
     control_ = std::move(control);
@@ -317,7 +357,7 @@ WatermarkFields Daemon::watermarkFields(int64_t frameMonoNs) const
         f.officerId = officerId_;
         f.clockSource = clockSource_;
     }
-    f.utcMs = utcMsOfMono(frameMonoNs);
+    f.utcMs = utcMsOfMono(*clock_, frameMonoNs);
     if (auto fix = location_->latest(frameMonoNs)) {
         f.latitudeDeg = fix->latitudeDeg;
         f.longitudeDeg = fix->longitudeDeg;
@@ -459,7 +499,7 @@ void Daemon::execute(const std::vector<RecorderAction> &actions)
             log::info("event: " + a.event);
             v1::MetadataRecord r;
             const int64_t now = monoNowNs();
-            r.set_utc_ms(utcMsOfMono(now));
+            r.set_utc_ms(utcMsOfMono(*clock_, now));
             r.set_mono_ms(now / 1'000'000);
             r.mutable_event()->set_name(a.event);
             router_->metadata(std::move(r));
@@ -479,7 +519,7 @@ void Daemon::everySecond(int64_t nowMonoNs)
         return;
     if (auto fix = location_->latest(nowMonoNs)) {
         v1::MetadataRecord r;
-        r.set_utc_ms(utcMsOfMono(fix->monoNs));
+        r.set_utc_ms(utcMsOfMono(*clock_, fix->monoNs));
         r.set_mono_ms(fix->monoNs / 1'000'000);
         v1::LocationFix *l = r.mutable_location();
         l->set_latitude_deg(fix->latitudeDeg);
@@ -538,12 +578,138 @@ Expected<void> Daemon::run(const std::atomic<bool> &stop)
         log::info("stopping while recording: sealing the clip");
         router_->stopRecording(monoNowNs());
     }
-    control_->stop();
+    cancelOffload();  // an offload in progress stops between frames, deleting nothing
+    control_->stop(); // waits for the `dock` handler
     pipeline_->stop();
     recorder_->stop(); // drains the queue, sealing the clip
     hal_->button().stop();
     location_->stop();
     return {};
+}
+
+void Daemon::cancelOffload()
+{
+    offloadCancel_ = true;
+}
+
+Expected<OffloadResult> Daemon::runDockOffload()
+{
+    const v1::CameraConfig &c = config_.config;
+    auto address = parseDockAddress(c.dock().address());
+    if (!address)
+        return std::move(address).error().context(config_.path);
+    if (c.identity().crl_path().empty())
+        return Error(Errc::Config,
+                     config_.path +
+                         ": identity.crl_path is not set: the offload needs the agency's "
+                         "CRL to check the dock's certificate; set identity.crl_path "
+                         "(e.g. \"pki/crl.pem\" from `bwc pki`)");
+    auto tls = net::loadTlsConfig(c.identity().cert_path(), c.identity().key_path(),
+                                  c.identity().ca_path(), c.identity().crl_path());
+    if (!tls)
+        return std::move(tls).error().context(
+            "offload: identity (cert_path, key_path, ca_path, crl_path)");
+
+    OffloadSettings settings;
+    settings.host = address->host;
+    settings.port = address->port;
+    settings.tls = std::move(*tls);
+    settings.tls.nowUtcMs = clock_->utcMs();
+    settings.clipDir = paths_.clipDir;
+    settings.cancel = &offloadCancel_;
+    settings.progress = [this](uint64_t sent, uint64_t total) {
+        offloadSent_ = sent;
+        offloadTotal_ = total;
+    };
+    log::info("offload: docking at " + c.dock().address());
+    return runOffload(*backend_, *identity_, *chain_, *offloadHost_, settings);
+}
+
+std::string Daemon::dock()
+{
+    if (config_.config.dock().address().empty())
+        return errorJson("no dock configured: set dock.address (HOST:PORT) in " + config_.path);
+    bool idle = false;
+    if (!offloadRunning_.compare_exchange_strong(idle, true))
+        return errorJson("offload already running");
+    struct Running {
+        std::atomic<bool> &flag;
+        ~Running() { flag = false; }
+    } running{offloadRunning_};
+    {
+        std::lock_guard lock(mutex_);
+        if (state_ != RecorderState::Idle)
+            return errorJson("recording in progress: stop recording before docking");
+    }
+    if (offloadCancel_)
+        return errorJson("bwc-camd is shutting down");
+    offloadSent_ = 0;
+    offloadTotal_ = 0;
+
+    Expected<OffloadResult> result = runDockOffload();
+    std::string answer;
+    if (result) {
+        const OffloadResult &r = *result;
+        std::string wiped = "[";
+        for (size_t i = 0; i < r.wipedSeqs.size(); ++i)
+            wiped += (i ? "," : "") + std::to_string(r.wipedSeqs[i]);
+        wiped += "]";
+        answer = JsonObject()
+                     .add("ok", true)
+                     .add("dock_id", r.dockId)
+                     .add("offered", r.manifestsOffered)
+                     .add("stored", r.manifestsStored)
+                     .add("bytes_sent", r.bytesSent)
+                     .add("resumed_from", r.bytesResumedFrom)
+                     .addRaw("wiped", wiped)
+                     .add("wipe_seq", r.wipeSeq)
+                     .add("receipt_last_seq", r.receiptLastSeq)
+                     .add("refused", r.refusedReason)
+                     .add("clock_set", r.clockSet)
+                     .add("config_saved", r.configSaved)
+                     .add("config_error", r.configError)
+                     .add("crl_saved", r.crlSaved)
+                     .add("crl_error", r.crlError)
+                     .add("officer_id", r.officerId)
+                     .str();
+        log::info("offload to " + r.dockId + ": " + answer);
+    } else {
+        answer = errorJson(result.error().message);
+        log::error("offload: " + result.error().message);
+    }
+    std::lock_guard lock(mutex_);
+    chainHeadSeq_ = std::max(chainHeadSeq_, chain_->head().seq());
+    offloadLastResult_ = answer;
+    offloadLastError_ = result ? std::string() : result.error().message;
+    offloadLastUtcMs_ = clock_->utcMs();
+    return answer;
+}
+
+std::string Daemon::flag()
+{
+    const ClipRecorderStatus rec = recorder_->status();
+    std::string uuid;
+    bool recording;
+    {
+        std::lock_guard lock(mutex_);
+        recording = state_ != RecorderState::Idle;
+        uuid = rec.active ? rec.clipUuid : lastClip_;
+    }
+    if (recording && !rec.active)
+        return errorJson("the recording is opening its clip file; flag again in a moment");
+    if (uuid.empty())
+        return errorJson("no clip to flag: nothing has been recorded since bwc-camd started");
+    const auto parsed = container::uuidFromString(uuid);
+    if (!parsed)
+        return errorJson("clip id \"" + uuid + "\" is not a uuid");
+    if (!rec.active && !pathExists(chain::clipFilePath(paths_.clipDir, *parsed)))
+        return errorJson("clip " + uuid + " is no longer on the camera (offloaded and deleted)");
+    const std::string path = clipFlagPath(paths_.clipDir, uuid);
+    if (auto written = atomicReplace(path, asBytes(formatUtcMs(clock_->utcMs()) + "\n"), 0600);
+        !written)
+        return errorJson("flagging clip " + uuid + ": " + written.error().message);
+    log::info("clip " + uuid + " flagged by the officer");
+    return JsonObject().add("ok", true).add("flagged", uuid).add("recording", rec.active).str();
 }
 
 std::string Daemon::statusJson() const
@@ -584,7 +750,20 @@ std::string Daemon::statusJson() const
         .add("packets_written", rec.packetsWritten)
         .add("last_error", rec.lastError);
 
+    const bool offloadRunning = offloadRunning_.load();
+    const bool configPending = offloadHost_ && offloadHost_->configPendingRestart();
     std::lock_guard lock(mutex_);
+    JsonObject offload;
+    offload.add("running", offloadRunning)
+        .add("dock_address", config_.config.dock().address())
+        .add("bytes_sent", offloadSent_.load())
+        .add("bytes_total", offloadTotal_.load())
+        .add("last_utc_ms", offloadLastUtcMs_)
+        .add("last_error", offloadLastError_);
+    if (offloadLastResult_.empty())
+        offload.addRaw("last_result", "null");
+    else
+        offload.addRaw("last_result", offloadLastResult_);
     JsonObject storage;
     storage.add("path", paths_.clipDir)
         .add("total_bytes", storageUsage_.totalBytes)
@@ -616,6 +795,8 @@ std::string Daemon::statusJson() const
         .add("last_clip_seq", lastClipSeq_)
         .add("chain_head_seq", chainHeadSeq_)
         .add("last_error", lastError_)
+        .add("config_pending_restart", configPending)
+        .addRaw("offload", offload.str())
         .addRaw("pipeline", pipeline.str())
         .addRaw("ring", ring.str())
         .addRaw("clip", clip.str())

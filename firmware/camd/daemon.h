@@ -20,7 +20,9 @@
 #include "common/chain/chain_state.h"
 #include "common/chain/identity.h"
 #include "common/crypto/crypto.h"
+#include "firmware/camd/camera_clock.h"
 #include "firmware/camd/clip_recorder.h"
+#include "firmware/camd/offload_host.h"
 #include "firmware/camd/packet_router.h"
 #include "firmware/camd/pipeline.h"
 #include "firmware/config/camera_config.h"
@@ -34,9 +36,10 @@ namespace bwc::fw {
 
 // Where the daemon keeps its state under storage.path.
 struct CameraPaths {
-    std::string clipDir;     // <storage>/clips: clip files and checkpoint logs
-    std::string chainDir;    // <storage>/chain: chain head and manifest journal
-    std::string officerFile; // <storage>/officer: the officer assigned by the dock
+    std::string clipDir;         // <storage>/clips: clip files and checkpoint logs
+    std::string chainDir;        // <storage>/chain: chain head and manifest journal
+    std::string officerFile;     // <storage>/officer: the officer assigned by the dock
+    std::string clockOffsetFile; // <storage>/clock_offset: the dock's time as an offset
 };
 CameraPaths cameraPaths(const v1::CameraConfig &config);
 
@@ -57,6 +60,12 @@ public:
     // The `status` response (also logged at shutdown).
     std::string statusJson() const;
 
+    // The `dock` request: one offload to dock.address, on the calling thread. Returns the
+    // response line. One at a time; refused while recording.
+    std::string dock();
+    // The `flag` request: flags the clip being recorded, else the last sealed clip.
+    std::string flag();
+
 private:
     struct ButtonEvent {
         ButtonEdge edge;
@@ -73,12 +82,15 @@ private:
     DeviceFacts deviceFacts() const;
     WatermarkFields watermarkFields(int64_t frameMonoNs) const;
     std::string handleHold(const std::vector<std::string> &args);
+    Expected<OffloadResult> runDockOffload();
+    void cancelOffload();
 
     LoadedConfig config_;
     CameraPaths paths_;
     std::unique_ptr<crypto::Backend> backend_;
     std::unique_ptr<chain::SoftwareIdentity> identity_;
-    SystemClock clock_;
+    std::unique_ptr<CameraClock> clock_;
+    std::unique_ptr<CameraOffloadHost> offloadHost_;
     std::unique_ptr<chain::ChainState> chain_;
     std::unique_ptr<Storage> storage_;
     HalHistory history_;
@@ -108,6 +120,15 @@ private:
     uint64_t chainHeadSeq_ = 0;
     std::string lastError_;
     uint64_t buttonEdges_ = 0;
+
+    // The offload (control command `dock`).
+    std::atomic<bool> offloadRunning_{false};
+    std::atomic<bool> offloadCancel_{false};
+    std::atomic<uint64_t> offloadSent_{0};
+    std::atomic<uint64_t> offloadTotal_{0};
+    std::string offloadLastResult_; // the last `dock` answer (JSON), guarded by mutex_
+    std::string offloadLastError_;
+    int64_t offloadLastUtcMs_ = 0;
 };
 
 } // namespace bwc::fw

@@ -327,18 +327,10 @@ void checkIdentity(Checker &ck, const v1::IdentityConfig &id)
 
 void checkDock(Checker &ck, const v1::DockLinkConfig &d)
 {
-    if (!d.address().empty()) {
-        auto colon = d.address().rfind(':');
-        std::string_view host, port;
-        if (colon != std::string::npos) {
-            host = std::string_view(d.address()).substr(0, colon);
-            port = std::string_view(d.address()).substr(colon + 1);
-        }
-        if (colon == std::string::npos || host.empty() || !parsePort(port))
-            ck.failString("dock.address", d.address(),
-                          "must be HOST:PORT with a port between 1 and 65535 (or empty for no "
-                          "dock)");
-    }
+    if (!d.address().empty() && !parseDockAddress(d.address()))
+        ck.failString("dock.address", d.address(),
+                      "must be HOST:PORT or [IPv6]:PORT with a port between 1 and 65535 (or "
+                      "empty for no dock)");
     const std::string &ifname = d.interface();
     if (!ifname.empty()) {
         bool bad = ifname.size() > 15 || ifname == "." || ifname == ".." ||
@@ -497,11 +489,18 @@ Expected<LoadedConfig> loadCameraConfig(const std::string &path)
     auto bytes = readFile(path, kMaxConfigBytes);
     if (!bytes)
         return std::move(bytes).error().context("camera config");
+    return parseCameraConfig(*bytes, path);
+}
 
+Expected<LoadedConfig> parseCameraConfig(ByteView bytes, const std::string &path)
+{
+    if (bytes.size() > kMaxConfigBytes)
+        return Error(Errc::Config, path + ": " + std::to_string(bytes.size()) +
+                                       " bytes; a camera config is at most 1 MiB");
     LoadedConfig loaded;
     loaded.path = path;
 
-    const std::string text(asChars(*bytes));
+    const std::string text(asChars(bytes));
     ConfigErrorCollector errors(path, text);
     google::protobuf::TextFormat::Parser parser;
     parser.RecordErrorsTo(&errors);
@@ -519,7 +518,7 @@ Expected<LoadedConfig> loadCameraConfig(const std::string &path)
         return Error(Errc::Crypto, "camera config " + path +
                                        ": cannot hash the file: the mbedTLS backend is not "
                                        "available");
-    auto digest = backend->sha256(*bytes);
+    auto digest = backend->sha256(bytes);
     loaded.sha256.assign(digest.begin(), digest.end());
 
     std::error_code ec;
@@ -531,6 +530,30 @@ Expected<LoadedConfig> loadCameraConfig(const std::string &path)
     resolvePaths(loaded.config, absolute.parent_path());
     BWC_TRY(validateCameraConfig(loaded.config, path));
     return loaded;
+}
+
+Expected<DockAddress> parseDockAddress(std::string_view address)
+{
+    const auto bad = [&] {
+        return Error(Errc::Config, "dock.address = " + quoted(address) +
+                                       ": must be HOST:PORT or [IPv6]:PORT with a port between 1 "
+                                       "and 65535; set it in the camera config");
+    };
+    if (address.empty())
+        return Error(Errc::Config, "dock.address is not set: the camera does not know where its "
+                                   "dock is; set dock.address (HOST:PORT) in the camera config");
+    const auto colon = address.rfind(':');
+    if (colon == std::string_view::npos)
+        return bad();
+    std::string_view host = address.substr(0, colon);
+    const auto port = parsePort(address.substr(colon + 1));
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    else if (host.find(':') != std::string_view::npos || host.find('[') != std::string_view::npos)
+        return bad(); // an IPv6 address needs brackets
+    if (host.empty() || !port)
+        return bad();
+    return DockAddress{std::string(host), uint16_t(*port)};
 }
 
 } // namespace bwc::fw

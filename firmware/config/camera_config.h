@@ -4,7 +4,9 @@
 // checked against its schema and validated field by field at start-up. Defaults are
 // applied for fields left out; relative paths are resolved against the file's folder.
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "bwc/v1/config.pb.h"
 #include "common/base/bytes.h"
@@ -22,6 +24,18 @@ struct LoadedConfig {
 // e.g. "camd.conf: video.fps = 0: must be between 1 and 60".
 // Errc::NotFound/Io when the file cannot be read.
 Expected<LoadedConfig> loadCameraConfig(const std::string &path);
+
+// The same from bytes already in memory (a configuration sent by the dock), as if they
+// were the file at `path`: relative paths resolve against its folder, messages name it.
+Expected<LoadedConfig> parseCameraConfig(ByteView bytes, const std::string &path);
+
+// dock.address split into host and port: "HOST:PORT" or "[IPv6]:PORT" (brackets removed).
+// Errc::Config naming dock.address when it is empty or malformed.
+struct DockAddress {
+    std::string host;
+    uint16_t port = 0;
+};
+Expected<DockAddress> parseDockAddress(std::string_view address);
 
 // Validation alone (also used for config updates from the dock). `origin` prefixes the
 // messages (a file name). Every problem is reported, one per line of the message.

@@ -6,7 +6,15 @@
 //   status                    -> {"ok":true,"state":"idle",...}
 //   press | release           -> simulated button edge (sim board only)
 //   hold MS                   -> press, wait MS milliseconds, release; replies after release
-//   dock                      -> start an offload to the configured dock
+//   dock                      -> one offload to dock.address, answered when it is over:
+//                                {"ok":true,"dock_id":...,"offered":N,"stored":N,
+//                                 "bytes_sent":N,"resumed_from":N,"wiped":[seqs],
+//                                 "wipe_seq":N,"receipt_last_seq":N,"refused":"...",
+//                                 "clock_set":bool,"config_saved":bool,"config_error":"...",
+//                                 "crl_saved":bool,"crl_error":"...","officer_id":"..."};
+//                                refused while recording and while another offload runs
+//   flag                      -> flags the clip being recorded, else the last sealed one:
+//                                {"ok":true,"flagged":"<uuid>","recording":bool}
 // Errors: {"ok":false,"error":"..."}.
 // One request per connection; a request line is at most 4 KiB.
 

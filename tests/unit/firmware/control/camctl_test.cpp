@@ -261,7 +261,7 @@ TEST_CASE("bwc-camctl exits 2 when nothing listens, on usage errors and bad answ
     auto unknown = runCamctl(dir, {"--socket", dir.socket(), "selfdestruct"});
     CHECK(unknown.exitCode == 2);
     CHECK(unknown.err.starts_with("bwc-camctl: unknown command 'selfdestruct' (known: status, "
-                                  "press, release, hold, dock)"));
+                                  "press, release, hold, dock, flag)"));
 
     auto noCommand = runCamctl(dir, {"--socket", dir.socket()});
     CHECK(noCommand.exitCode == 2);
