@@ -439,6 +439,15 @@ Check checkChain(const crypto::Backend &backend, const ClipInputs &in,
                  const std::optional<crypto::P256Point> &signerKey)
 {
     const std::string name = "chain";
+    if (in.precedingManifests.empty() && manifest && signedManifest && manifest->seq() == 1) {
+        // The device's first manifest: nothing precedes it, and it must start the chain.
+        std::vector<std::pair<v1::Manifest, crypto::Digest>> first;
+        first.emplace_back(*manifest, chain::manifestSha256(backend, *signedManifest));
+        if (auto linked = chain::verifyChainSegment(first); !linked)
+            return fail(name, linked.error().message);
+        return pass(name, "seq 1, the device's first manifest: it starts the chain from the "
+                          "zero hash");
+    }
     if (in.precedingManifests.empty())
         return skipped(name,
                        "no preceding manifests supplied; chain linkage checked by the dock at offload");
