@@ -650,6 +650,15 @@ std::string Daemon::dock()
     std::string answer;
     if (result) {
         const OffloadResult &r = *result;
+        {
+            // The Welcome's time was compared with ours: whether or not it had to be
+            // stepped, the clock is now within 1 s of the dock's.
+            std::lock_guard lock(mutex_);
+            if (clockSource_ != v1::CLOCK_SOURCE_NTP && clockSource_ != v1::CLOCK_SOURCE_GNSS) {
+                clockSource_ = v1::CLOCK_SOURCE_DOCK;
+                clockErrorMs_ = 1000;
+            }
+        }
         std::string wiped = "[";
         for (size_t i = 0; i < r.wipedSeqs.size(); ++i)
             wiped += (i ? "," : "") + std::to_string(r.wipedSeqs[i]);
