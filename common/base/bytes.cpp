@@ -17,7 +17,7 @@ std::string toHex(ByteView data)
     return out;
 }
 
-static int hexValue(char c)
+int hexDigitValue(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -34,8 +34,8 @@ std::optional<Bytes> fromHex(std::string_view hex)
         return std::nullopt;
     Bytes out(hex.size() / 2);
     for (size_t i = 0; i < out.size(); ++i) {
-        int hi = hexValue(hex[2 * i]);
-        int lo = hexValue(hex[2 * i + 1]);
+        int hi = hexDigitValue(hex[2 * i]);
+        int lo = hexDigitValue(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return std::nullopt;
         out[i] = uint8_t((hi << 4) | lo);

@@ -30,6 +30,8 @@ inline Bytes toBytes(std::string_view s)
 
 // Lower-case hex.
 std::string toHex(ByteView data);
+// The value of one hex digit (0-9, a-f, A-F), or -1 for any other character.
+int hexDigitValue(char c);
 // Accepts upper or lower case; nullopt on odd length or a non-hex character.
 std::optional<Bytes> fromHex(std::string_view hex);
 

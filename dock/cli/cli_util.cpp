@@ -11,6 +11,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/file.h"
+#include "common/base/json.h"
 
 namespace bwc::cli {
 
@@ -141,21 +142,6 @@ std::string humanBytes(uint64_t bytes)
     return buf;
 }
 
-namespace {
-
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-} // namespace
-
 std::optional<std::string> parseClipUuid(std::string_view text)
 {
     std::string digits;
@@ -174,7 +160,7 @@ std::optional<std::string> parseClipUuid(std::string_view text)
     }
     std::string raw;
     for (size_t i = 0; i < digits.size(); i += 2) {
-        const int hi = hexValue(digits[i]), lo = hexValue(digits[i + 1]);
+        const int hi = hexDigitValue(digits[i]), lo = hexDigitValue(digits[i + 1]);
         if (hi < 0 || lo < 0)
             return std::nullopt;
         raw += static_cast<char>(hi * 16 + lo);
@@ -256,38 +242,7 @@ std::string defaultActor()
 
 std::string jsonString(std::string_view text)
 {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "\"";
-    for (char ch : text) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (ch) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                out += "\\u00";
-                out += kHex[c >> 4];
-                out += kHex[c & 0xf];
-            } else {
-                out += ch;
-            }
-        }
-    }
-    out += '"';
-    return out;
+    return jsonQuote(text);
 }
 
 } // namespace bwc::cli

@@ -92,7 +92,8 @@ Expected<void> requireReason(std::string_view command, const std::string &reason
 // name of the session (getlogin), else the user of the real uid, else $USER.
 std::string defaultActor();
 
-// A JSON string literal (quotes, backslashes and control characters escaped).
+// A JSON string literal: jsonQuote (common/base/json.h), which also replaces each byte of
+// invalid UTF-8 with U+FFFD.
 std::string jsonString(std::string_view text);
 
 } // namespace bwc::cli

@@ -4,16 +4,11 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <filesystem>
-#include <initializer_list>
-#include <optional>
 #include <string_view>
-#include <vector>
+#include <utility>
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
+#include "common/base/config_rules.h"
+#include "common/base/config_text.h"
 #include "common/base/file.h"
 #include "common/chain/identity.h"
 #include "common/crypto/crypto.h"
@@ -28,197 +23,7 @@ constexpr uint64_t kMaxConfigBytes = kMiB;
 constexpr const char *kDefaultFontPath = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf";
 constexpr const char *kDefaultControlSocket = "/run/bwc/camd.sock";
 
-// Reports parse errors as "FILE:LINE:COL: message" (1-based, like compilers do).
-class ConfigErrorCollector final : public google::protobuf::io::ErrorCollector
-{
-public:
-    ConfigErrorCollector(std::string origin, std::string_view text) : origin_(std::move(origin))
-    {
-        size_t start = 0;
-        while (start <= text.size()) {
-            size_t end = text.find('\n', start);
-            if (end == std::string_view::npos)
-                end = text.size();
-            lines_.push_back(text.substr(start, end - start));
-            start = end + 1;
-        }
-    }
-
-    void AddError(int line, google::protobuf::io::ColumnNumber column,
-                  const std::string &message) override
-    {
-        constexpr std::string_view kUnknown = "has no field named \"";
-        auto unknown = message.find(kUnknown);
-        if (unknown != std::string::npos && line >= 0 && size_t(line) < lines_.size()) {
-            // Protobuf points after the name; point at the name itself.
-            auto nameStart = unknown + kUnknown.size();
-            auto name = message.substr(nameStart, message.find('"', nameStart) - nameStart);
-            auto at = lines_[size_t(line)].rfind(name, size_t(column));
-            if (!name.empty() && at != std::string_view::npos)
-                column = google::protobuf::io::ColumnNumber(at);
-        }
-        std::string text = origin_;
-        if (line >= 0)
-            text += ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1);
-        text += ": " + message;
-        if (unknown != std::string::npos)
-            text += " (check the spelling; the fields are listed in proto/bwc/v1/config.proto)";
-        errors_.push_back(std::move(text));
-    }
-
-    void AddWarning(int line, google::protobuf::io::ColumnNumber column,
-                    const std::string &message) override
-    {
-        // Warnings (deprecated fields) are not fatal, but the file is the user's to fix:
-        // report them along with the errors if there are any.
-        warnings_.push_back(origin_ + ":" + std::to_string(line + 1) + ":" +
-                            std::to_string(column + 1) + ": warning: " + message);
-    }
-
-    std::string joined() const
-    {
-        std::string out;
-        for (const auto *list : {&errors_, &warnings_}) {
-            for (const auto &e : *list) {
-                if (!out.empty())
-                    out += '\n';
-                out += e;
-            }
-        }
-        return out;
-    }
-    bool empty() const { return errors_.empty(); }
-
-private:
-    std::string origin_;
-    std::vector<std::string_view> lines_;
-    std::vector<std::string> errors_;
-    std::vector<std::string> warnings_;
-};
-
-// A string value as it would be written in the file: quoted, with unprintable bytes
-// escaped, so that an empty value or stray whitespace is visible in the message.
-std::string quoted(std::string_view s)
-{
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "\"";
-    for (char ch : s) {
-        auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20 || c == 0x7f) {
-            out += "\\x";
-            out += kHex[c >> 4];
-            out += kHex[c & 0xf];
-        } else {
-            out += ch;
-        }
-    }
-    out += '"';
-    return out;
-}
-
-std::string joinNames(std::initializer_list<std::string_view> names)
-{
-    std::string out;
-    for (auto n : names) {
-        if (!out.empty())
-            out += ", ";
-        out += n;
-    }
-    return out;
-}
-
-bool oneOf(std::string_view value, std::initializer_list<std::string_view> names)
-{
-    return std::find(names.begin(), names.end(), value) != names.end();
-}
-
-// Collects every problem of a config, one line each: "ORIGIN: FIELD = VALUE: REASON".
-class Checker
-{
-public:
-    explicit Checker(const std::string &origin) : origin_(origin) {}
-
-    void fail(std::string_view field, std::string_view value, std::string_view reason)
-    {
-        std::string line;
-        if (!origin_.empty())
-            line = origin_ + ": ";
-        line += field;
-        line += " = ";
-        line += value;
-        line += ": ";
-        line += reason;
-        lines_.push_back(std::move(line));
-    }
-    void failString(std::string_view field, std::string_view value, std::string_view reason)
-    {
-        fail(field, quoted(value), reason);
-    }
-
-    void range(std::string_view field, uint64_t value, uint64_t lo, uint64_t hi,
-               std::string_view unit = {})
-    {
-        if (value >= lo && value <= hi)
-            return;
-        std::string reason = "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
-        if (!unit.empty()) {
-            reason += ' ';
-            reason += unit;
-        }
-        fail(field, std::to_string(value), reason);
-    }
-
-    void choice(std::string_view field, std::string_view value,
-                std::initializer_list<std::string_view> names)
-    {
-        if (oneOf(value, names))
-            return;
-        failString(field, value, "must be one of " + joinNames(names));
-    }
-
-    // A path: no NUL byte; non-empty when required.
-    void path(std::string_view field, std::string_view value, std::string_view whyRequired)
-    {
-        if (value.empty()) {
-            if (!whyRequired.empty())
-                failString(field, value, whyRequired);
-            return;
-        }
-        if (value.find('\0') != std::string_view::npos)
-            failString(field, value, "a path cannot contain a NUL byte");
-    }
-
-    Expected<void> result() const
-    {
-        if (lines_.empty())
-            return {};
-        std::string message;
-        for (const auto &l : lines_) {
-            if (!message.empty())
-                message += '\n';
-            message += l;
-        }
-        return Error(Errc::Config, std::move(message));
-    }
-
-private:
-    const std::string &origin_;
-    std::vector<std::string> lines_;
-};
-
-std::optional<uint32_t> parsePort(std::string_view s)
-{
-    uint32_t port = 0;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
-    if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || port == 0 || port > 65535)
-        return std::nullopt;
-    return port;
-}
-
-void checkVideo(Checker &ck, const v1::VideoConfig &v)
+void checkVideo(ConfigChecker &ck, const v1::VideoConfig &v)
 {
     ck.choice("video.source", v.source(), {"synthetic", "file", "v4l2", "libcamera"});
     if (v.source() == "file")
@@ -238,7 +43,7 @@ void checkVideo(Checker &ck, const v1::VideoConfig &v)
     ck.range("video.fps", v.fps(), 1, 60);
     ck.range("video.bitrate_kbps", v.bitrate_kbps(), 100, 50000);
     ck.choice("video.encoder", v.encoder(), {"libx264", "h264_v4l2m2m"});
-    if (!oneOf(v.pixel_format(), {"", "YUYV", "NV12", "MJPEG"}))
+    if (!isOneOf(v.pixel_format(), {"", "YUYV", "NV12", "MJPEG"}))
         ck.failString("video.pixel_format", v.pixel_format(),
                       "must be YUYV, NV12, MJPEG or empty (the best the device offers)");
     ck.choice("video.preset", v.preset(),
@@ -246,7 +51,7 @@ void checkVideo(Checker &ck, const v1::VideoConfig &v)
                "veryslow", "placebo"});
 }
 
-void checkAudio(Checker &ck, const v1::AudioConfig &a)
+void checkAudio(ConfigChecker &ck, const v1::AudioConfig &a)
 {
     ck.choice("audio.source", a.source(), {"synthetic", "alsa"});
     if (a.enabled() && a.source() == "alsa" && a.capture_device().empty())
@@ -259,7 +64,7 @@ void checkAudio(Checker &ck, const v1::AudioConfig &a)
     ck.range("audio.bitrate_kbps", a.bitrate_kbps(), 16, 320);
 }
 
-void checkPrerecord(Checker &ck, const v1::PrerecordConfig &p, const v1::AudioConfig &a)
+void checkPrerecord(ConfigChecker &ck, const v1::PrerecordConfig &p, const v1::AudioConfig &a)
 {
     if (p.has_seconds())
         ck.range("prerecord.seconds", p.seconds(), 0, 120);
@@ -275,7 +80,7 @@ void checkPrerecord(Checker &ck, const v1::PrerecordConfig &p, const v1::AudioCo
                 "this line");
 }
 
-void checkHal(Checker &ck, const v1::HalConfig &h)
+void checkHal(ConfigChecker &ck, const v1::HalConfig &h)
 {
     ck.choice("hal.backend", h.backend(), {"sim", "gpiod"});
     if (h.backend() == "gpiod") {
@@ -307,7 +112,7 @@ void checkHal(Checker &ck, const v1::HalConfig &h)
     ck.range("hal.long_press_ms", h.long_press_ms(), 1000, 10000, "ms");
 }
 
-void checkIdentity(Checker &ck, const v1::IdentityConfig &id)
+void checkIdentity(ConfigChecker &ck, const v1::IdentityConfig &id)
 {
     ck.path("identity.key_path", id.key_path(), "required (the device private key, PEM)");
     ck.path("identity.cert_path", id.cert_path(),
@@ -325,7 +130,7 @@ void checkIdentity(Checker &ck, const v1::IdentityConfig &id)
             "required (the monotonic counter file; defaults to <storage.path>/counter)");
 }
 
-void checkDock(Checker &ck, const v1::DockLinkConfig &d)
+void checkDock(ConfigChecker &ck, const v1::DockLinkConfig &d)
 {
     if (!d.address().empty() && !parseDockAddress(d.address()))
         ck.failString("dock.address", d.address(),
@@ -345,7 +150,7 @@ void checkDock(Checker &ck, const v1::DockLinkConfig &d)
     }
 }
 
-void checkLocation(Checker &ck, const std::string &spec)
+void checkLocation(ConfigChecker &ck, const std::string &spec)
 {
     if (spec.empty() || spec == "gpsd")
         return;
@@ -364,31 +169,24 @@ void checkLocation(Checker &ck, const std::string &spec)
                   "\"gpsd:HOST:PORT\" or \"replay:PATH\"");
 }
 
-std::string resolve(const std::filesystem::path &dir, const std::string &p)
-{
-    if (p.empty() || p.front() == '/')
-        return p;
-    return (dir / p).lexically_normal().string();
-}
-
-void resolvePaths(v1::CameraConfig &c, const std::filesystem::path &dir)
+void resolvePaths(v1::CameraConfig &c, const std::string &dir)
 {
     auto *id = c.mutable_identity();
-    id->set_key_path(resolve(dir, id->key_path()));
-    id->set_cert_path(resolve(dir, id->cert_path()));
-    id->set_ca_path(resolve(dir, id->ca_path()));
-    id->set_crl_path(resolve(dir, id->crl_path()));
+    id->set_key_path(resolveConfigPath(dir, id->key_path()));
+    id->set_cert_path(resolveConfigPath(dir, id->cert_path()));
+    id->set_ca_path(resolveConfigPath(dir, id->ca_path()));
+    id->set_crl_path(resolveConfigPath(dir, id->crl_path()));
     for (auto &r : *id->mutable_recipient_cert_paths())
-        r = resolve(dir, r);
-    id->set_counter_path(resolve(dir, id->counter_path()));
-    c.mutable_storage()->set_path(resolve(dir, c.storage().path()));
-    c.set_font_path(resolve(dir, c.font_path()));
-    c.set_control_socket(resolve(dir, c.control_socket()));
+        r = resolveConfigPath(dir, r);
+    id->set_counter_path(resolveConfigPath(dir, id->counter_path()));
+    c.mutable_storage()->set_path(resolveConfigPath(dir, c.storage().path()));
+    c.set_font_path(resolveConfigPath(dir, c.font_path()));
+    c.set_control_socket(resolveConfigPath(dir, c.control_socket()));
     if (c.video().source() == "file")
-        c.mutable_video()->set_device(resolve(dir, c.video().device()));
+        c.mutable_video()->set_device(resolveConfigPath(dir, c.video().device()));
     constexpr std::string_view kReplay = "replay:";
     if (c.location().starts_with(kReplay))
-        c.set_location(std::string(kReplay) + resolve(dir, c.location().substr(kReplay.size())));
+        c.set_location(std::string(kReplay) + resolveConfigPath(dir, c.location().substr(kReplay.size())));
 }
 
 } // namespace
@@ -449,7 +247,7 @@ void applyCameraDefaults(v1::CameraConfig &config)
 
 Expected<void> validateCameraConfig(const v1::CameraConfig &c, const std::string &origin)
 {
-    Checker ck(origin);
+    ConfigChecker ck(origin);
     if (c.format_version() != 1)
         ck.fail("format_version", std::to_string(c.format_version()),
                 "must be 1 (the only config format this firmware reads); add "
@@ -500,18 +298,9 @@ Expected<LoadedConfig> parseCameraConfig(ByteView bytes, const std::string &path
     LoadedConfig loaded;
     loaded.path = path;
 
-    const std::string text(asChars(bytes));
-    ConfigErrorCollector errors(path, text);
-    google::protobuf::TextFormat::Parser parser;
-    parser.RecordErrorsTo(&errors);
-    parser.AllowUnknownField(false);
-    parser.AllowUnknownExtension(false);
-    if (!parser.ParseFromString(text, &loaded.config) || !errors.empty()) {
-        std::string message = errors.joined();
-        if (message.empty())
-            message = path + ": not a valid camera config (protobuf text format)";
-        return Error(Errc::Config, std::move(message));
-    }
+    BWC_TRY(parseTextConfig(asChars(bytes), path, loaded.config, "camera config",
+                            "check the spelling; the fields are listed in "
+                            "proto/bwc/v1/config.proto"));
 
     auto backend = crypto::makeMbedtlsBackend();
     if (!backend)
@@ -521,39 +310,24 @@ Expected<LoadedConfig> parseCameraConfig(ByteView bytes, const std::string &path
     auto digest = backend->sha256(bytes);
     loaded.sha256.assign(digest.begin(), digest.end());
 
-    std::error_code ec;
-    auto absolute = std::filesystem::absolute(std::filesystem::path(path), ec);
-    if (ec)
-        return Error(Errc::Io,
-                     "camera config " + path + ": cannot make the path absolute: " + ec.message());
+    BWC_ASSIGN(folder, configFileFolder(path, "camera config"));
     applyCameraDefaults(loaded.config);
-    resolvePaths(loaded.config, absolute.parent_path());
+    resolvePaths(loaded.config, folder);
     BWC_TRY(validateCameraConfig(loaded.config, path));
     return loaded;
 }
 
 Expected<DockAddress> parseDockAddress(std::string_view address)
 {
-    const auto bad = [&] {
-        return Error(Errc::Config, "dock.address = " + quoted(address) +
-                                       ": must be HOST:PORT or [IPv6]:PORT with a port between 1 "
-                                       "and 65535; set it in the camera config");
-    };
     if (address.empty())
         return Error(Errc::Config, "dock.address is not set: the camera does not know where its "
                                    "dock is; set dock.address (HOST:PORT) in the camera config");
-    const auto colon = address.rfind(':');
-    if (colon == std::string_view::npos)
-        return bad();
-    std::string_view host = address.substr(0, colon);
-    const auto port = parsePort(address.substr(colon + 1));
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
-    else if (host.find(':') != std::string_view::npos || host.find('[') != std::string_view::npos)
-        return bad(); // an IPv6 address needs brackets
-    if (host.empty() || !port)
-        return bad();
-    return DockAddress{std::string(host), uint16_t(*port)};
+    auto split = splitHostPort(address);
+    if (!split)
+        return Error(Errc::Config, "dock.address = " + quoteConfigValue(address) +
+                                       ": must be HOST:PORT or [IPv6]:PORT with a port between 1 "
+                                       "and 65535; set it in the camera config");
+    return DockAddress{std::move(split->host), split->port};
 }
 
 } // namespace bwc::fw

@@ -143,62 +143,6 @@ std::vector<std::string> splitWords(std::string_view line)
 
 // ---- JSON writing ----
 
-std::string jsonQuote(std::string_view s)
-{
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
-    for (size_t i = 0; i < s.size();) {
-        auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x80) {
-            switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\b':
-                out += "\\b";
-                break;
-            case '\f':
-                out += "\\f";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    out += "\\u00";
-                    out += kHex[c >> 4];
-                    out += kHex[c & 0xf];
-                } else {
-                    out += char(c);
-                }
-            }
-            ++i;
-            continue;
-        }
-        size_t len = utf8SequenceLength(s, i);
-        if (len == 0) {
-            out += "\\ufffd";
-            ++i;
-        } else {
-            out.append(s.substr(i, len));
-            i += len;
-        }
-    }
-    out += '"';
-    return out;
-}
-
 std::string jsonError(std::string_view message)
 {
     return JsonObject().add("ok", false).add("error", message).str();

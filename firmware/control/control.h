@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "common/base/error.h"
+#include "common/base/json.h"
 #include "common/base/unique_fd.h"
 
 namespace bwc::fw {
@@ -59,9 +60,9 @@ private:
     std::string body_;
 };
 
-// A JSON string literal: quotes, backslashes and control characters escaped, valid UTF-8
-// passed through, each byte of invalid UTF-8 replaced by U+FFFD.
-std::string jsonQuote(std::string_view s);
+// A JSON string literal (common/base/json.h): quotes, backslashes and control characters
+// escaped, valid UTF-8 passed through, each byte of invalid UTF-8 replaced by U+FFFD.
+using bwc::jsonQuote;
 // {"ok":false,"error":MESSAGE}
 std::string jsonError(std::string_view message);
 

@@ -2,44 +2,15 @@
 
 #include <cstdint>
 
+#include "common/base/bytes.h"
+#include "common/base/json.h"
+
 namespace bwc::fw {
 
+// The one implementation is common/base/json.cpp (jsonQuote uses it too).
 size_t utf8SequenceLength(std::string_view s, size_t i)
 {
-    auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    if (i >= s.size())
-        return 0;
-    unsigned char c = byte(i);
-    if (c < 0x80)
-        return 1;
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xbf; // allowed range of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0; // no overlong forms
-        else if (c == 0xed)
-            hi = 0x9f; // no surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90; // no overlong forms
-        else if (c == 0xf4)
-            hi = 0x8f; // nothing above U+10FFFF
-    } else {
-        return 0;
-    }
-    if (i + len > s.size())
-        return 0;
-    if (byte(i + 1) < lo || byte(i + 1) > hi)
-        return 0;
-    for (size_t k = 2; k < len; ++k) {
-        if (byte(i + k) < 0x80 || byte(i + k) > 0xbf)
-            return 0;
-    }
-    return len;
+    return bwc::utf8SequenceLength(s, i);
 }
 
 namespace {
@@ -63,17 +34,6 @@ void appendUtf8(std::string &out, uint32_t cp)
         out += char(0x80 | ((cp >> 6) & 0x3f));
         out += char(0x80 | (cp & 0x3f));
     }
-}
-
-int hexValue(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 bool isDigit(char c)
@@ -285,7 +245,7 @@ private:
             return fail("truncated \\u escape");
         cp = 0;
         for (int k = 0; k < 4; ++k) {
-            int h = hexValue(s_[pos_ + size_t(k)]);
+            int h = hexDigitValue(s_[pos_ + size_t(k)]);
             if (h < 0)
                 return fail("invalid \\u escape");
             cp = (cp << 4) | uint32_t(h);

@@ -54,6 +54,16 @@ TEST_CASE("hex round trip and rejection of malformed hex")
     REQUIRE_FALSE(fromHex("zz"));
 }
 
+TEST_CASE("hexDigitValue accepts 0-9, a-f and A-F only")
+{
+    CHECK(hexDigitValue('0') == 0);
+    CHECK(hexDigitValue('9') == 9);
+    CHECK(hexDigitValue('a') == 10);
+    CHECK(hexDigitValue('F') == 15);
+    for (char c : {'g', 'G', '/', ':', '@', '`', ' ', '\0', '\xff'})
+        CHECK(hexDigitValue(c) == -1);
+}
+
 TEST_CASE("constant-time compare")
 {
     Bytes a = {1, 2, 3}, b = {1, 2, 3}, c = {1, 2, 4};

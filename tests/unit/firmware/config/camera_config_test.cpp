@@ -11,37 +11,13 @@
 #include <vector>
 
 #include "common/base/file.h"
+#include "tests/unit/common/base/temp_dir.h"
 
 namespace {
 
 using bwc::Errc;
+using bwc::test::TempDir;
 using bwc::v1::CameraConfig;
-
-class TempDir
-{
-public:
-    TempDir()
-    {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "bwc-config-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path_ = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    TempDir(const TempDir &) = delete;
-    TempDir &operator=(const TempDir &) = delete;
-    const std::string &path() const { return path_; }
-
-    std::string write(const std::string &name, const std::string &text) const
-    {
-        std::string p = path_ + "/" + name;
-        std::filesystem::create_directories(std::filesystem::path(p).parent_path());
-        std::ofstream(p, std::ios::binary) << text;
-        return p;
-    }
-
-private:
-    std::string path_;
-};
 
 // The smallest valid file: only what has no default.
 const std::string kMinimal = "format_version: 1\n"
