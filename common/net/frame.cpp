@@ -114,4 +114,33 @@ Expected<std::optional<v1::Frame>> FrameDecoder::next()
     return std::optional<v1::Frame>(std::move(frame));
 }
 
+const char *frameName(const v1::Frame &frame)
+{
+    switch (frame.msg_case()) {
+    case v1::Frame::kHello:
+        return "Hello";
+    case v1::Frame::kWelcome:
+        return "Welcome";
+    case v1::Frame::kOffer:
+        return "Offer";
+    case v1::Frame::kResume:
+        return "Resume";
+    case v1::Frame::kData:
+        return "Data";
+    case v1::Frame::kStored:
+        return "Stored";
+    case v1::Frame::kDone:
+        return "Done";
+    case v1::Frame::kReceipt:
+        return "Receipt";
+    case v1::Frame::kWiped:
+        return "Wiped";
+    case v1::Frame::kAbort:
+        return "Abort";
+    case v1::Frame::MSG_NOT_SET:
+        break;
+    }
+    return "an empty frame";
+}
+
 } // namespace bwc::net

@@ -14,6 +14,12 @@
 
 namespace bwc::net {
 
+// The offload protocol's version, in Hello and Welcome.
+constexpr uint32_t kOffloadProtocolVersion = 1;
+
+// "Hello", "Welcome", ... or "an empty frame": the frame's message for log and error text.
+const char *frameName(const v1::Frame &frame);
+
 // The largest serialized Frame: a 1 MiB Data chunk plus room for its fields.
 constexpr size_t kMaxFrameBytes = 1024 * 1024 + 4 * 1024;
 constexpr size_t kFrameHeaderBytes = 4;

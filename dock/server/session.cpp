@@ -31,35 +31,6 @@ constexpr int kPollSliceMs = 200;
 // Time given to a best-effort Abort before the connection is closed.
 constexpr int kAbortSendMs = 2000;
 
-const char *frameName(const v1::Frame &frame)
-{
-    switch (frame.msg_case()) {
-    case v1::Frame::kHello:
-        return "Hello";
-    case v1::Frame::kWelcome:
-        return "Welcome";
-    case v1::Frame::kOffer:
-        return "Offer";
-    case v1::Frame::kResume:
-        return "Resume";
-    case v1::Frame::kData:
-        return "Data";
-    case v1::Frame::kStored:
-        return "Stored";
-    case v1::Frame::kDone:
-        return "Done";
-    case v1::Frame::kReceipt:
-        return "Receipt";
-    case v1::Frame::kWiped:
-        return "Wiped";
-    case v1::Frame::kAbort:
-        return "Abort";
-    case v1::Frame::MSG_NOT_SET:
-        break;
-    }
-    return "an empty frame";
-}
-
 bool contains(std::string_view text, std::string_view needle)
 {
     return text.find(needle) != std::string_view::npos;
@@ -217,7 +188,7 @@ Expected<void> Session::serve()
         default:
             return protocolError(std::string("expected ") +
                                  (receipted_ ? "Wiped or Done" : "Offer or Done") + ", got " +
-                                 frameName(*frame));
+                                 net::frameName(*frame));
         }
     }
 }
@@ -262,7 +233,7 @@ Expected<void> Session::send(const v1::Frame &frame)
     auto sent = net::sendFrame(*stream_, frame, env_.options.sessionTimeoutMs);
     if (!sent) {
         peerGone_ = true;
-        return Error(sent.error().code, std::string("sending ") + frameName(frame) +
+        return Error(sent.error().code, std::string("sending ") + net::frameName(frame) +
                                             " failed: " + sent.error().message);
     }
     return {};
@@ -310,7 +281,7 @@ Expected<void> Session::hello()
 {
     BWC_ASSIGN(frame, receive("Hello"));
     if (!frame.has_hello())
-        return protocolError(std::string("expected Hello, got ") + frameName(frame));
+        return protocolError(std::string("expected Hello, got ") + net::frameName(frame));
     const v1::Hello &h = frame.hello();
     if (h.protocol_version() != kOffloadProtocolVersion)
         return protocolError("protocol version " + std::to_string(h.protocol_version()) +
@@ -569,7 +540,7 @@ Expected<void> Session::receiveFile(const v1::SignedManifest &sm, const v1::Mani
                                       std::to_string(incoming_->size());
         BWC_ASSIGN(frame, receive(expecting));
         if (!frame.has_data())
-            return protocolError("expected " + expecting + ", got " + frameName(frame));
+            return protocolError("expected " + expecting + ", got " + net::frameName(frame));
         const v1::Data &d = frame.data();
         if (d.seq() != seq || d.offset() != incoming_->size())
             return protocolError("Data for seq " + std::to_string(d.seq()) + " at offset " +

@@ -22,7 +22,7 @@
 
 namespace bwc::dock {
 
-constexpr uint32_t kOffloadProtocolVersion = 1;
+using net::kOffloadProtocolVersion;
 // Received bytes are made durable (and the durable length recorded for Resume) every
 // this many bytes, and whenever a session ends before its file is complete.
 constexpr uint64_t kSyncEveryBytes = 8u << 20;

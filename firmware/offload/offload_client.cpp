@@ -39,35 +39,6 @@ std::string seqText(uint64_t seq)
     return "seq " + std::to_string(seq);
 }
 
-const char *frameName(const v1::Frame &frame)
-{
-    switch (frame.msg_case()) {
-    case v1::Frame::kHello:
-        return "Hello";
-    case v1::Frame::kWelcome:
-        return "Welcome";
-    case v1::Frame::kOffer:
-        return "Offer";
-    case v1::Frame::kResume:
-        return "Resume";
-    case v1::Frame::kData:
-        return "Data";
-    case v1::Frame::kStored:
-        return "Stored";
-    case v1::Frame::kDone:
-        return "Done";
-    case v1::Frame::kReceipt:
-        return "Receipt";
-    case v1::Frame::kWiped:
-        return "Wiped";
-    case v1::Frame::kAbort:
-        return "Abort";
-    case v1::Frame::MSG_NOT_SET:
-        break;
-    }
-    return "an empty frame";
-}
-
 std::optional<container::ClipUuid> clipUuidOf(std::string_view raw)
 {
     if (raw.size() != chain::kClipUuidLen)
@@ -148,7 +119,7 @@ Expected<void> Session::send(const v1::Frame &frame)
     BWC_TRY(checkCancel());
     auto sent = net::sendFrame(*stream_, frame, settings_.ioTimeoutMs);
     if (!sent)
-        return std::move(sent).error().context(dockName() + ": sending " + frameName(frame));
+        return std::move(sent).error().context(dockName() + ": sending " + net::frameName(frame));
     return {};
 }
 
@@ -180,7 +151,7 @@ Expected<v1::Frame> Session::receive(std::initializer_list<v1::Frame::MsgCase> e
         return Error(Errc::Protocol, dockName() + " aborted the offload: " +
                                          chain::printableForMessage(frame->abort().message()));
     if (std::find(expected.begin(), expected.end(), frame->msg_case()) == expected.end())
-        return Error(Errc::Protocol, dockName() + " sent " + frameName(*frame) +
+        return Error(Errc::Protocol, dockName() + " sent " + net::frameName(*frame) +
                                          " while the camera waited for " + std::string(waitingFor) +
                                          "; offload stopped");
     return frame;
@@ -579,7 +550,10 @@ Expected<OffloadResult> Session::run()
     net::TlsConfig tls = settings_.tls;
     if (tls.nowUtcMs == 0)
         tls.nowUtcMs = host_.utcMs();
-    auto stream = net::tlsConnect(settings_.host, settings_.port, tls, settings_.connectTimeoutMs);
+    auto stream =
+        settings_.connect
+            ? settings_.connect(settings_.host, settings_.port, tls, settings_.connectTimeoutMs)
+            : net::tlsConnect(settings_.host, settings_.port, tls, settings_.connectTimeoutMs);
     if (!stream)
         return std::move(stream).error();
     stream_ = std::move(*stream);

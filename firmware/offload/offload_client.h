@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,7 +28,7 @@
 
 namespace bwc::fw {
 
-constexpr uint32_t kOffloadProtocolVersion = 1;
+using net::kOffloadProtocolVersion;
 
 // What an offload needs from the rest of the camera. Called on the offload's thread.
 class OffloadHost
@@ -83,6 +84,12 @@ struct OffloadSettings {
     // 200 ms while waiting for the dock. runOffload then returns Errc::Io "offload
     // cancelled" having deleted nothing unreceipted.
     const std::atomic<bool> *cancel = nullptr;
+    // How to open the TLS connection; empty: the camera's mbedTLS client (net::tlsConnect).
+    // The dock-side benchmark sets an OpenSSL client here so the camera's TLS cost does
+    // not hide the dock's.
+    std::function<Expected<std::unique_ptr<net::TlsStream>>(
+        const std::string &host, uint16_t port, const net::TlsConfig &tls, int timeoutMs)>
+        connect;
 };
 
 struct OffloadResult {

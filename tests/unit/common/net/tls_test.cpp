@@ -1,5 +1,6 @@
-// The offload transport over loopback: the camera's client (mbedTLS) against the dock's
-// server (OpenSSL), with certificates from temporary agency PKIs made by dock/pki.
+// The offload transport over loopback: the camera's client (mbedTLS), and the OpenSSL
+// client the dock-side benchmark uses in its place, against the dock's server (OpenSSL),
+// with certificates from temporary agency PKIs made by dock/pki.
 
 #include "common/net/tls.h"
 
@@ -18,6 +19,7 @@
 
 #include "common/base/clock.h"
 #include "common/net/platform/mbedtls/tls_client.h"
+#include "common/net/platform/openssl/tls_client.h"
 #include "common/net/platform/openssl/tls_server.h"
 #include "dock/pki/pki_store.h"
 
@@ -117,15 +119,20 @@ struct Connection {
     std::optional<Expected<std::unique_ptr<TlsStream>>> server;
 };
 
+// A client implementation: tlsConnect (mbedTLS) or tlsConnectOpenssl.
+using Connector = Expected<std::unique_ptr<TlsStream>> (*)(const std::string &host, uint16_t port,
+                                                           const TlsConfig &config, int timeoutMs);
+
 // One handshake: the listener accepts on a thread while the client connects.
-Connection connectPair(const TlsConfig &serverConfig, const TlsConfig &clientConfig)
+Connection connectPair(const TlsConfig &serverConfig, const TlsConfig &clientConfig,
+                       Connector connect = tlsConnect)
 {
     auto listener = TlsListener::listen("127.0.0.1", 0, serverConfig);
     INFO((listener.ok() ? std::string() : listener.error().message));
     REQUIRE(listener.ok());
     Connection c;
     std::thread acceptor([&] { c.server.emplace((*listener)->accept(kTimeoutMs)); });
-    c.client.emplace(tlsConnect("127.0.0.1", (*listener)->port(), clientConfig, kTimeoutMs));
+    c.client.emplace(connect("127.0.0.1", (*listener)->port(), clientConfig, kTimeoutMs));
     acceptor.join();
     return c;
 }
@@ -141,7 +148,9 @@ v1::Frame dataFrame(uint64_t seq, size_t bytes)
     return frame;
 }
 
-TEST_CASE("tls: mutual handshake, peer ids, frames both ways including 1 MiB")
+// A whole session with `connect` as the camera's client: handshake, peer ids, frames
+// both ways including 1 MiB ones, read timeouts, the camera's close.
+void checkMutualSession(Connector connect)
 {
     Agency agency("Metro Police");
     agency.issue(pki::CertKind::Dock, "dock-01", 365);
@@ -149,7 +158,7 @@ TEST_CASE("tls: mutual handshake, peer ids, frames both ways including 1 MiB")
     const TlsConfig dockConfig = agency.config(pki::CertKind::Dock, "dock-01");
     const TlsConfig camConfig = agency.config(pki::CertKind::Device, "cam-0001");
 
-    Connection c = connectPair(dockConfig, camConfig);
+    Connection c = connectPair(dockConfig, camConfig, connect);
     INFO("client: " << (c.client->ok() ? "ok" : c.client->error().message));
     INFO("server: " << (c.server->ok() ? "ok" : c.server->error().message));
     REQUIRE(c.client->ok());
@@ -228,6 +237,16 @@ TEST_CASE("tls: mutual handshake, peer ids, frames both ways including 1 MiB")
     dock.close();
 }
 
+TEST_CASE("tls: mutual handshake, peer ids, frames both ways including 1 MiB")
+{
+    checkMutualSession(tlsConnect);
+}
+
+TEST_CASE("tls openssl client: mutual handshake, peer ids, frames both ways including 1 MiB")
+{
+    checkMutualSession(tlsConnectOpenssl);
+}
+
 TEST_CASE("tls: the dock's close is seen by the camera, and a dead port fails to connect")
 {
     Agency agency("Metro Police");
@@ -270,9 +289,9 @@ TEST_CASE("tls: accept times out when no camera connects")
 enum class Rejecter { Dock, Camera };
 
 void requireRejected(Rejecter who, const TlsConfig &dockConfig, const TlsConfig &camConfig,
-                     std::initializer_list<std::string> phrases)
+                     std::initializer_list<std::string> phrases, Connector connect = tlsConnect)
 {
-    Connection c = connectPair(dockConfig, camConfig);
+    Connection c = connectPair(dockConfig, camConfig, connect);
     if (who == Rejecter::Dock) {
         requireError(*c.server, Errc::Cert, {"client certificate rejected"});
         requireError(*c.server, Errc::Cert, phrases);
@@ -455,6 +474,154 @@ TEST_CASE("tls: a key that does not match the certificate is a configuration err
                  {"does not match"});
     dock.ownKeyDer = cam2.ownKeyDer;
     requireError(TlsListener::listen("127.0.0.1", 0, dock), Errc::Config, {"does not match"});
+}
+
+// The OpenSSL client keeps the camera's rules: the same rejections, the same error codes.
+TEST_CASE("tls openssl client: rejects a dock of another agency CA")
+{
+    Agency agency("Metro Police");
+    Agency other("County Sheriff");
+    agency.issue(pki::CertKind::Device, "cam-0001", 365);
+    other.issue(pki::CertKind::Dock, "dock-01", 365);
+    const TlsConfig cam = agency.config(pki::CertKind::Device, "cam-0001");
+    TlsConfig foreignDock = other.config(pki::CertKind::Dock, "dock-01");
+    foreignDock.trustAnchorsDer = cam.trustAnchorsDer;
+    foreignDock.crlsDer = cam.crlsDer;
+    // The dock sends its CA with its certificate; like the dock, this client checks the
+    // whole presented chain and names the foreign CA.
+    requireRejected(Rejecter::Camera, foreignDock, cam,
+                    {"County Sheriff", "does not chain to the trusted agency CA"},
+                    tlsConnectOpenssl);
+}
+
+TEST_CASE("tls openssl client: rejects a revoked or expired dock")
+{
+    Agency agency("Metro Police");
+    agency.issue(pki::CertKind::Device, "cam-0001", 365);
+    agency.issue(pki::CertKind::Dock, "dock-lost", 365);
+    agency.issueAt(-8, pki::CertKind::Dock, "dock-old", 2);
+    REQUIRE(agency.store->revoke("dock-lost", "keyCompromise").ok());
+    REQUIRE(agency.store->writeCrl(30).ok());
+    const TlsConfig cam = agency.config(pki::CertKind::Device, "cam-0001");
+
+    SECTION("revoked")
+    {
+        requireRejected(Rejecter::Camera, agency.config(pki::CertKind::Dock, "dock-lost"), cam,
+                        {"dock-lost", "revoked"}, tlsConnectOpenssl);
+    }
+    SECTION("expired")
+    {
+        requireRejected(Rejecter::Camera, agency.config(pki::CertKind::Dock, "dock-old"), cam,
+                        {"dock-old", "expired"}, tlsConnectOpenssl);
+    }
+}
+
+TEST_CASE("tls openssl client: a missing or stale CRL, also at a configured time, fails")
+{
+    Agency agency("Metro Police");
+    agency.issue(pki::CertKind::Dock, "dock-01", 365);
+    agency.issue(pki::CertKind::Device, "cam-0001", 365);
+    agency.clock->setUtcMs(utcNowMs() - 5 * kDayMs);
+    REQUIRE(agency.store->writeCrl(2).ok());
+    const Bytes staleCrl = agency.store->crlDer();
+    agency.clock->setUtcMs(utcNowMs());
+    REQUIRE(agency.store->writeCrl(30).ok());
+    const TlsConfig dock = agency.config(pki::CertKind::Dock, "dock-01");
+    TlsConfig cam = agency.config(pki::CertKind::Device, "cam-0001");
+
+    SECTION("no CRL")
+    {
+        cam.crlsDer.clear();
+        requireRejected(Rejecter::Camera, dock, cam, {"no CRL from", "Metro Police"},
+                        tlsConnectOpenssl);
+    }
+    SECTION("a stale CRL")
+    {
+        cam.crlsDer = {staleCrl};
+        requireRejected(Rejecter::Camera, dock, cam, {"CRL from", "expired"}, tlsConnectOpenssl);
+    }
+    SECTION("forty days on, the current CRL is stale")
+    {
+        cam.nowUtcMs = utcNowMs() + 40 * kDayMs;
+        requireRejected(Rejecter::Camera, dock, cam, {"CRL from", "expired"}, tlsConnectOpenssl);
+    }
+}
+
+TEST_CASE("tls openssl client: the dock refusing the camera's certificate fails the handshake")
+{
+    Agency agency("Metro Police");
+    Agency other("County Sheriff");
+    agency.issue(pki::CertKind::Dock, "dock-01", 365);
+    agency.issue(pki::CertKind::Device, "cam-lost", 365);
+    other.issue(pki::CertKind::Device, "cam-0001", 365);
+    REQUIRE(agency.store->revoke("cam-lost", "keyCompromise").ok());
+    REQUIRE(agency.store->writeCrl(30).ok());
+    const TlsConfig dock = agency.config(pki::CertKind::Dock, "dock-01");
+
+    SECTION("a revoked camera")
+    {
+        Connection c =
+            connectPair(dock, agency.config(pki::CertKind::Device, "cam-lost"), tlsConnectOpenssl);
+        requireError(*c.server, Errc::Cert, {"client certificate rejected", "cam-lost", "revoked"});
+        requireError(*c.client, Errc::Protocol,
+                     {"handshake with dock 127.0.0.1:", "refused the connection with a fatal TLS "
+                                                        "alert"});
+    }
+    SECTION("a camera of another agency")
+    {
+        TlsConfig foreignCam = other.config(pki::CertKind::Device, "cam-0001");
+        foreignCam.trustAnchorsDer = dock.trustAnchorsDer;
+        foreignCam.crlsDer = dock.crlsDer;
+        Connection c = connectPair(dock, foreignCam, tlsConnectOpenssl);
+        requireError(*c.server, Errc::Cert,
+                     {"County Sheriff", "does not chain to the trusted agency CA"});
+        requireError(*c.client, Errc::Protocol, {"fatal TLS alert"});
+    }
+}
+
+TEST_CASE("tls openssl client: configuration errors and a dead port")
+{
+    Agency agency("Metro Police");
+    agency.issue(pki::CertKind::Dock, "dock-01", 365);
+    agency.issue(pki::CertKind::Device, "cam-0001", 365);
+    agency.issue(pki::CertKind::Device, "cam-0002", 365);
+    auto listener =
+        TlsListener::listen("127.0.0.1", 0, agency.config(pki::CertKind::Dock, "dock-01"));
+    REQUIRE(listener.ok());
+    const uint16_t port = (*listener)->port();
+    const TlsConfig cam = agency.config(pki::CertKind::Device, "cam-0001");
+
+    TlsConfig wrongKey = cam;
+    wrongKey.ownKeyDer = agency.config(pki::CertKind::Device, "cam-0002").ownKeyDer;
+    requireError(tlsConnectOpenssl("127.0.0.1", port, wrongKey, kTimeoutMs), Errc::Config,
+                 {"TLS client", "does not match"});
+    TlsConfig noCert = cam;
+    noCert.ownCertChainDer.clear();
+    requireError(tlsConnectOpenssl("127.0.0.1", port, noCert, kTimeoutMs), Errc::Config,
+                 {"no certificate configured"});
+    TlsConfig noCa = cam;
+    noCa.trustAnchorsDer.clear();
+    requireError(tlsConnectOpenssl("127.0.0.1", port, noCa, kTimeoutMs), Errc::Config,
+                 {"no agency CA certificate"});
+
+    (*listener)->close();
+    requireError(tlsConnectOpenssl("127.0.0.1", port, cam, kTimeoutMs), Errc::Io,
+                 {"connect failed"});
+}
+
+TEST_CASE("tls openssl client: a dock that never answers times out")
+{
+    Agency agency("Metro Police");
+    agency.issue(pki::CertKind::Dock, "dock-01", 365);
+    agency.issue(pki::CertKind::Device, "cam-0001", 365);
+    // A listener nobody accepts on: the kernel completes the TCP connection, the
+    // ClientHello gets no answer.
+    auto listener =
+        TlsListener::listen("127.0.0.1", 0, agency.config(pki::CertKind::Dock, "dock-01"));
+    REQUIRE(listener.ok());
+    requireError(tlsConnectOpenssl("127.0.0.1", (*listener)->port(),
+                                   agency.config(pki::CertKind::Device, "cam-0001"), 200),
+                 Errc::Io, {"handshake with dock", "timed out"});
 }
 
 } // namespace
