@@ -42,7 +42,7 @@ start_camd() {
   BWC_LOG=warn "$camd" --config "$work/camd.conf" >>"$work/camd.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
-    "$camctl" --socket "$work/camd.sock" status >/dev/null 2>&1 && return 0
+    [ "$("$camctl" --socket "$work/camd.sock" status --field ready 2>/dev/null)" = true ] && return 0
     sleep 0.1
   done
   echo "camd_bench: bwc-camd did not start:" >&2; cat "$work/camd.log" >&2; exit 1

@@ -277,6 +277,9 @@ Expected<void> Daemon::init(const LoadedConfig &loaded)
     handlers["status"] = [this](const std::vector<std::string> &) { return statusJson(); };
     auto edge = [this](bool pressed) -> std::string {
         SimButton *sim = hal_->simButton();
+        if (!ready_)
+            return errorJson("bwc-camd is starting or stopping: its button is not live; press "
+                             "and release once status says \"ready\": true");
         if (sim == nullptr)
             return errorJson(
                 "this camera has a real button (hal.backend = " + config_.config.hal().backend() +
@@ -542,6 +545,7 @@ Expected<void> Daemon::run(const std::atomic<bool> &stop)
               pipeline_->stats().videoSource + ", board " + hal_->describe() + ", chain head seq " +
               std::to_string(chainHeadSeq_));
     sdNotify("READY=1\nSTATUS=idle, pre-recording");
+    ready_ = true;
 
     int64_t lastSecond = monoNowNs();
     int64_t lastStorage = lastSecond;
@@ -574,6 +578,7 @@ Expected<void> Daemon::run(const std::atomic<bool> &stop)
 
     sdNotify("STOPPING=1");
     log::info("stopping");
+    ready_ = false;
     if (router_->recording()) {
         log::info("stopping while recording: sealing the clip");
         router_->stopRecording(monoNowNs());
@@ -796,6 +801,7 @@ std::string Daemon::statusJson() const
         .add("clock_source", v1::ClockSource_Name(clockSource_))
         .add("mono_ns", monoNowNs())
         .add("uptime_ms", (monoNowNs() - startMonoNs_) / 1'000'000)
+        .add("ready", ready_.load())
         .add("button_edges", buttonEdges_)
         .add("last_press_mono_ns", lastPressMonoNs_)
         .add("recording_since_mono_ns", recordingSinceMonoNs_)

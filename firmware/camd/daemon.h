@@ -104,6 +104,9 @@ private:
     uint64_t bytesPerSecond_ = 0;
     int64_t startMonoNs_ = 0;
 
+    // True from the moment run() has the button, the writer and the pipeline going until it
+    // starts shutting down; the control socket answers before that.
+    std::atomic<bool> ready_{false};
     mutable std::mutex mutex_; // guards the fields below (read by status from other threads)
     std::condition_variable cv_;
     std::deque<Event> events_;

@@ -174,11 +174,13 @@ void Camera::start()
             FAIL("bwc-camd exited during start-up");
         }
         auto r = fw::controlRequest(socketPath_, "status", 2000);
-        if (r && r->find("\"ok\":true") != std::string::npos)
+        // The socket answers during start-up; the button is live once "ready" is true.
+        if (r && r->find("\"ok\":true") != std::string::npos &&
+            r->find("\"ready\":true") != std::string::npos)
             return;
         if (std::chrono::steady_clock::now() > deadline) {
             INFO(log());
-            FAIL("bwc-camd did not answer on its control socket within 20 s");
+            FAIL("bwc-camd was not ready on its control socket within 20 s");
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

@@ -129,7 +129,9 @@ struct Bench {
                 FAIL_CHECK("daemon: " << r.error().message);
             finished.set_value();
         });
-        waitFor([](const auto &s) { return s.at("state") == "\"idle\""; });
+        waitFor([](const auto &s) {
+            return s.at("state") == "\"idle\"" && s.at("ready") == "true";
+        });
     }
 
     std::string request(const std::string &line, int timeoutMs = 10'000)
