@@ -159,4 +159,52 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// What one pass of ClipStreamReader found: the same facts and failures as
+// ClipReader::open(), unlock() and read() on a file holding the same bytes.
+struct StreamedClip {
+    // open()'s checks. When set, nothing past the hashes below is known.
+    std::optional<Error> headerError;
+    v1::ClipHeader header;
+    crypto::Digest headerSha256{};
+    ClipUuid clipUuid{};
+    // Set when a key was given and did not open the clip (unlock()'s error).
+    std::optional<Error> unlockError;
+    // read() with decryption (when unlocked): its result, or why it failed.
+    std::optional<ReadResult> decrypted;
+    std::optional<Error> decryptError;
+    // read() without decryption: the structure and counts, or why they are malformed.
+    std::optional<ReadResult> scanned;
+    std::optional<Error> scanError;
+    // Always: every byte appended, whatever else failed.
+    uint64_t fileBytes = 0;
+    crypto::Digest fileSha256{};
+};
+
+// A clip read as its bytes arrive (the dock verifies while receiving, so the file is
+// never read back): open()'s header checks once the header is in, then read()'s record
+// rules, with and (when a key is given and opens the clip) without decryption, and the
+// SHA-256 of every byte. append() never fails: a failure stops the pass it belongs to
+// and is reported by finish(), while hashing goes on to the last byte.
+class ClipStreamReader {
+public:
+    // `name` names the clip in messages (its file's path). The backend must outlive
+    // the reader.
+    ClipStreamReader(const crypto::Backend &backend, std::string name,
+                     std::optional<crypto::P256KeyPair> key);
+    ~ClipStreamReader();
+    ClipStreamReader(const ClipStreamReader &) = delete;
+    ClipStreamReader &operator=(const ClipStreamReader &) = delete;
+
+    // The next bytes of the file, in order.
+    void append(ByteView data);
+    uint64_t size() const;
+    // After the last byte: truncation, final chunks and counts (`interruptedCounts` as in
+    // ReadOptions). The reader must not be used afterwards.
+    StreamedClip finish(const std::optional<std::map<uint8_t, uint64_t>> &interruptedCounts);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 } // namespace bwc::container

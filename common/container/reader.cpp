@@ -432,102 +432,86 @@ private:
     Bytes plaintext_;
 };
 
-} // namespace
-
-struct ClipReader::Impl : ClipState {
-    const crypto::Backend &backend;
-    std::string path;
-    UniqueFd fd;
-    uint64_t openSize = 0;
+// The clip header as read (open() on a file, or the first bytes a ClipStreamReader sees),
+// and the stream ciphers once a recipient key opened it.
+struct ParsedHeader : ClipState {
     Bytes headerBytes; // fixed header and ClipHeader, exactly as on the file
     v1::ClipHeader header;
     ClipUuid uuid{};
-
-    explicit Impl(const crypto::Backend &b) : backend(b) {}
-
-    Error formatError(const std::string &message) const
-    {
-        return Error(Errc::Format, path + ": " + message);
-    }
-
-    Expected<void> parseHeader();
 };
 
-Expected<void> ClipReader::Impl::parseHeader()
+Error formatError(const std::string &name, const std::string &message)
 {
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0)
-        return ioError(path, "stat", errno);
-    openSize = uint64_t(st.st_size);
+    return Error(Errc::Format, name + ": " + message);
+}
 
-    std::array<uint8_t, kFixedHeaderLen> fixed{};
-    BWC_ASSIGN(got, preadFull(fd.get(), fixed, 0, path));
+// Checks the fixed header in `fixed` (the file's first bytes, up to 16) and returns the
+// ClipHeader's length. A file shorter than 16 bytes fails as truncated.
+Expected<uint32_t> checkFixedHeader(ByteView fixed, const std::string &name)
+{
+    const size_t got = std::min(fixed.size(), kFixedHeaderLen);
     const size_t magicSeen = std::min(got, sizeof(kMagic));
     if (!std::equal(fixed.begin(), fixed.begin() + ptrdiff_t(magicSeen), std::begin(kMagic)) ||
         got == 0)
-        return formatError("not a BWCCLIP file (bad magic; expected \"BWCCLIP\\0\")");
+        return formatError(name, "not a BWCCLIP file (bad magic; expected \"BWCCLIP\\0\")");
     if (got < kFixedHeaderLen)
-        return formatError("file is " + std::to_string(got) +
-                           " bytes, shorter than the 16-byte BWCCLIP header (truncated)");
+        return formatError(name, "file is " + std::to_string(got) +
+                                     " bytes, shorter than the 16-byte BWCCLIP header (truncated)");
     const uint16_t version = getU16(fixed.data() + 8);
     if (version != kVersion)
-        return formatError("unsupported BWCCLIP version " + std::to_string(version) +
-                           "; this tool reads version " + std::to_string(kVersion));
+        return formatError(name, "unsupported BWCCLIP version " + std::to_string(version) +
+                                     "; this tool reads version " + std::to_string(kVersion));
     const uint16_t flags = getU16(fixed.data() + 10);
     if (flags != 0)
-        return formatError("header flags are " + std::to_string(flags) +
-                           ", but BWCCLIP v1 defines none (expected 0; file altered or from an "
-                           "incompatible writer)");
+        return formatError(name, "header flags are " + std::to_string(flags) +
+                                     ", but BWCCLIP v1 defines none (expected 0; file altered or "
+                                     "from an incompatible writer)");
     const uint32_t headerLen = getU32(fixed.data() + 12);
     if (headerLen > kMaxHeaderLen)
-        return formatError("header length " + std::to_string(headerLen) +
-                           " exceeds the maximum of " + std::to_string(kMaxHeaderLen) +
-                           " (file altered or corrupt)");
-    if (kFixedHeaderLen + uint64_t(headerLen) > openSize)
-        return formatError("header length " + std::to_string(headerLen) +
-                           " runs past the end of the " + std::to_string(openSize) +
-                           "-byte file (truncated or altered)");
+        return formatError(name, "header length " + std::to_string(headerLen) +
+                                     " exceeds the maximum of " + std::to_string(kMaxHeaderLen) +
+                                     " (file altered or corrupt)");
+    return headerLen;
+}
 
-    headerBytes.assign(fixed.begin(), fixed.end());
-    headerBytes.resize(kFixedHeaderLen + headerLen);
-    BWC_ASSIGN(gotHeader,
-               preadFull(fd.get(), MutableByteView(headerBytes).subspan(kFixedHeaderLen),
-                         kFixedHeaderLen, path));
-    if (gotHeader != headerLen)
-        return formatError("the file ended while reading its header (truncated while open?)");
-    if (!header.ParseFromArray(headerBytes.data() + kFixedHeaderLen, int(headerLen)))
-        return formatError("the ClipHeader does not parse (file altered or corrupt)");
-    headerSha256 = backend.sha256(headerBytes);
+// Parses and checks the ClipHeader in h.headerBytes (fixed header included, complete).
+Expected<void> parseHeaderBytes(const crypto::Backend &backend, ParsedHeader &h,
+                                const std::string &name)
+{
+    const size_t headerLen = h.headerBytes.size() - kFixedHeaderLen;
+    if (!h.header.ParseFromArray(h.headerBytes.data() + kFixedHeaderLen, int(headerLen)))
+        return formatError(name, "the ClipHeader does not parse (file altered or corrupt)");
+    h.headerSha256 = backend.sha256(h.headerBytes);
 
-    if (header.clip_uuid().size() != format::kUuidLen)
-        return formatError("clip_uuid is " + std::to_string(header.clip_uuid().size()) +
-                           " bytes, expected 16 (file altered or corrupt)");
-    std::copy(header.clip_uuid().begin(), header.clip_uuid().end(), uuid.begin());
-    uuidText = uuidToString(uuid);
-    const std::string clipName = path + ": clip " + uuidText;
+    if (h.header.clip_uuid().size() != format::kUuidLen)
+        return formatError(name, "clip_uuid is " + std::to_string(h.header.clip_uuid().size()) +
+                                     " bytes, expected 16 (file altered or corrupt)");
+    std::copy(h.header.clip_uuid().begin(), h.header.clip_uuid().end(), h.uuid.begin());
+    h.uuidText = uuidToString(h.uuid);
+    const std::string clipName = name + ": clip " + h.uuidText;
 
-    if (header.stream_nonce().size() != format::kStreamNonceLen)
+    if (h.header.stream_nonce().size() != format::kStreamNonceLen)
         return Error(Errc::Format, clipName + ": stream_nonce is " +
-                                       std::to_string(header.stream_nonce().size()) +
+                                       std::to_string(h.header.stream_nonce().size()) +
                                        " bytes, expected 16 (file altered or corrupt)");
-    if (header.streams().empty())
+    if (h.header.streams().empty())
         return Error(Errc::Format, clipName + ": the header declares no streams");
-    streamIndex.fill(kNoStream);
-    for (const v1::StreamInfo &s : header.streams()) {
+    h.streamIndex.fill(kNoStream);
+    for (const v1::StreamInfo &s : h.header.streams()) {
         if (s.id() > 255)
             return Error(Errc::Format, clipName + ": stream id " + std::to_string(s.id()) +
                                            " does not fit the one-byte record stream id");
-        if (streamIndex[s.id()] != kNoStream)
+        if (h.streamIndex[s.id()] != kNoStream)
             return Error(Errc::Format, clipName + ": stream id " + std::to_string(s.id()) +
                                            " is declared twice");
-        streamIndex[s.id()] = int16_t(streamIds.size());
-        streamIds.push_back(uint8_t(s.id()));
+        h.streamIndex[s.id()] = int16_t(h.streamIds.size());
+        h.streamIds.push_back(uint8_t(s.id()));
     }
-    if (header.recipients().empty())
+    if (h.header.recipients().empty())
         return Error(Errc::Format,
                      clipName + ": the header has no recipients, so no key can open it");
-    for (int i = 0; i < header.recipients_size(); ++i) {
-        const v1::Recipient &r = header.recipients(i);
+    for (int i = 0; i < h.header.recipients_size(); ++i) {
+        const v1::Recipient &r = h.header.recipients(i);
         const std::string which = clipName + ": recipient " + std::to_string(i) + ": ";
         if (r.key_id().size() != format::kKeyIdLen)
             return Error(Errc::Format, which + "key_id is " + std::to_string(r.key_id().size()) +
@@ -542,6 +526,94 @@ Expected<void> ClipReader::Impl::parseHeader()
                                            " bytes, expected 48");
     }
     return {};
+}
+
+// Unwraps the DEK with a recipient's key pair and derives h.ciphers.
+Expected<void> unlockHeader(const crypto::Backend &backend, ParsedHeader &h,
+                            const crypto::P256KeyPair &recipient)
+{
+    const crypto::Digest keyId = crypto::p256KeyId(backend, recipient.pub);
+    const ByteView keyIdView(keyId);
+    std::optional<Error> lastError;
+    for (const v1::Recipient &r : h.header.recipients()) {
+        if (!std::equal(keyId.begin(), keyId.end(), asBytes(r.key_id()).begin()))
+            continue;
+        crypto::P256Point enc{};
+        std::copy(r.hpke_enc().begin(), r.hpke_enc().end(), enc.begin());
+        auto dek = crypto::hpkeOpenBase(backend, recipient, enc, asBytes(format::kDekInfo),
+                                        h.uuid, asBytes(r.wrapped_dek()));
+        if (!dek) {
+            const Errc code = dek.error().code;
+            const std::string cause =
+                code == Errc::Auth
+                    ? "the wrapped data key does not open with this key (wrapped_dek, "
+                      "hpke_enc or clip_uuid altered, or a different key with the same id)"
+                    : "the wrapped data key cannot be opened: " + dek.error().message;
+            lastError = h.clipError(code, "recipient " + format::keyIdPrefix(keyIdView) +
+                                              "...: " + cause);
+            continue;
+        }
+        if (dek->size() != format::kDekLen) {
+            lastError = h.clipError(Errc::Format, "the wrapped data key is " +
+                                                      std::to_string(dek->size()) +
+                                                      " bytes, expected 32");
+            continue;
+        }
+        std::vector<std::unique_ptr<crypto::AesGcm>> ciphers;
+        for (uint8_t id : h.streamIds) {
+            auto cipher = format::streamCipher(backend, dek->view(),
+                                               asBytes(h.header.stream_nonce()), id);
+            if (!cipher)
+                return h.clipError(cipher.error().code, cipher.error().message);
+            ciphers.push_back(std::move(*cipher));
+        }
+        dek->wipe();
+        h.ciphers = std::move(ciphers);
+        return {};
+    }
+    if (lastError)
+        return *lastError;
+    return h.clipError(Errc::NotFound, "no recipient entry for key " +
+                                           format::keyIdPrefix(keyIdView) +
+                                           "...; this clip was not sealed to that key");
+}
+
+} // namespace
+
+struct ClipReader::Impl : ParsedHeader {
+    const crypto::Backend &backend;
+    std::string path;
+    UniqueFd fd;
+    uint64_t openSize = 0;
+
+    explicit Impl(const crypto::Backend &b) : backend(b) {}
+
+    Expected<void> parseHeader();
+};
+
+Expected<void> ClipReader::Impl::parseHeader()
+{
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        return ioError(path, "stat", errno);
+    openSize = uint64_t(st.st_size);
+
+    std::array<uint8_t, kFixedHeaderLen> fixed{};
+    BWC_ASSIGN(got, preadFull(fd.get(), fixed, 0, path));
+    BWC_ASSIGN(headerLen, checkFixedHeader(ByteView(fixed.data(), got), path));
+    if (kFixedHeaderLen + uint64_t(headerLen) > openSize)
+        return formatError(path, "header length " + std::to_string(headerLen) +
+                                     " runs past the end of the " + std::to_string(openSize) +
+                                     "-byte file (truncated or altered)");
+
+    headerBytes.assign(fixed.begin(), fixed.end());
+    headerBytes.resize(kFixedHeaderLen + headerLen);
+    BWC_ASSIGN(gotHeader,
+               preadFull(fd.get(), MutableByteView(headerBytes).subspan(kFixedHeaderLen),
+                         kFixedHeaderLen, path));
+    if (gotHeader != headerLen)
+        return formatError(path, "the file ended while reading its header (truncated while open?)");
+    return parseHeaderBytes(backend, *this, path);
 }
 
 ClipReader::ClipReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -582,51 +654,7 @@ uint64_t ClipReader::headerBytes() const
 
 Expected<void> ClipReader::unlock(const crypto::P256KeyPair &recipient)
 {
-    Impl &d = *impl_;
-    const crypto::Digest keyId = crypto::p256KeyId(d.backend, recipient.pub);
-    const ByteView keyIdView(keyId);
-    std::optional<Error> lastError;
-    for (const v1::Recipient &r : d.header.recipients()) {
-        if (!std::equal(keyId.begin(), keyId.end(), asBytes(r.key_id()).begin()))
-            continue;
-        crypto::P256Point enc{};
-        std::copy(r.hpke_enc().begin(), r.hpke_enc().end(), enc.begin());
-        auto dek = crypto::hpkeOpenBase(d.backend, recipient, enc, asBytes(format::kDekInfo),
-                                        d.uuid, asBytes(r.wrapped_dek()));
-        if (!dek) {
-            const Errc code = dek.error().code;
-            const std::string cause =
-                code == Errc::Auth
-                    ? "the wrapped data key does not open with this key (wrapped_dek, "
-                      "hpke_enc or clip_uuid altered, or a different key with the same id)"
-                    : "the wrapped data key cannot be opened: " + dek.error().message;
-            lastError = d.clipError(code, "recipient " + format::keyIdPrefix(keyIdView) +
-                                              "...: " + cause);
-            continue;
-        }
-        if (dek->size() != format::kDekLen) {
-            lastError = d.clipError(Errc::Format, "the wrapped data key is " +
-                                                      std::to_string(dek->size()) +
-                                                      " bytes, expected 32");
-            continue;
-        }
-        std::vector<std::unique_ptr<crypto::AesGcm>> ciphers;
-        for (uint8_t id : d.streamIds) {
-            auto cipher = format::streamCipher(d.backend, dek->view(),
-                                               asBytes(d.header.stream_nonce()), id);
-            if (!cipher)
-                return d.clipError(cipher.error().code, cipher.error().message);
-            ciphers.push_back(std::move(*cipher));
-        }
-        dek->wipe();
-        d.ciphers = std::move(ciphers);
-        return {};
-    }
-    if (lastError)
-        return *lastError;
-    return d.clipError(Errc::NotFound, "no recipient entry for key " +
-                                           format::keyIdPrefix(keyIdView) +
-                                           "...; this clip was not sealed to that key");
+    return unlockHeader(impl_->backend, *impl_, recipient);
 }
 
 Expected<ReadResult> ClipReader::read(const ReadOptions &options)
@@ -695,6 +723,178 @@ Expected<ReadResult> ClipReader::read(const ReadOptions &options)
     if (mediaHash)
         result.mediaPlaintextSha256 = mediaHash->finish();
     return result;
+}
+
+struct ClipStreamReader::Impl {
+    // One read() pass over the records, as ClipReader runs it, fed as bytes arrive.
+    struct Pass {
+        ReadOptions options;
+        std::unique_ptr<crypto::Sha256> mediaHash;
+        std::unique_ptr<RecordScanner> scanner;
+        std::optional<Error> error;
+    };
+
+    Impl(const crypto::Backend &b, std::string n, std::optional<crypto::P256KeyPair> k)
+        : backend(b), name(std::move(n)), key(std::move(k)), fileHash(b.newSha256())
+    {
+    }
+
+    // Called once the header is complete: parses it, unlocks, and starts the passes.
+    void startRecords()
+    {
+        if (auto parsed = parseHeaderBytes(backend, clip, name); !parsed) {
+            headerError = std::move(parsed).error();
+            return;
+        }
+        scan.scanner = std::make_unique<RecordScanner>(clip, scan.options, nullptr);
+        if (!key)
+            return;
+        if (auto unlocked = unlockHeader(backend, clip, *key); !unlocked) {
+            unlockError = std::move(unlocked).error();
+            return;
+        }
+        decrypt.options.decrypt = true;
+        decrypt.mediaHash = backend.newSha256();
+        decrypt.scanner =
+            std::make_unique<RecordScanner>(clip, decrypt.options, decrypt.mediaHash.get());
+    }
+
+    static void feed(Pass &pass, ByteView data, uint64_t offset)
+    {
+        if (!pass.scanner)
+            return;
+        if (auto consumed = pass.scanner->consume(data, offset); !consumed) {
+            pass.error = std::move(consumed).error();
+            pass.scanner.reset(); // wipes its plaintext buffer
+        }
+    }
+
+    std::optional<ReadResult> end(Pass &pass, bool decrypted)
+    {
+        if (!pass.scanner)
+            return std::nullopt;
+        if (auto ended = pass.scanner->end(bytes); !ended) {
+            pass.error = std::move(ended).error();
+            return std::nullopt;
+        }
+        ReadResult result;
+        result.fileBytes = bytes;
+        result.streams = pass.scanner->totals();
+        result.decrypted = decrypted;
+        if (pass.mediaHash)
+            result.mediaPlaintextSha256 = pass.mediaHash->finish();
+        return result;
+    }
+
+    const crypto::Backend &backend;
+    std::string name;
+    std::optional<crypto::P256KeyPair> key;
+    std::unique_ptr<crypto::Sha256> fileHash;
+    uint64_t bytes = 0;
+    ParsedHeader clip;
+    size_t headerLen = 0; // fixed header + ClipHeader, once the fixed header is in
+    bool recordsStarted = false;
+    std::optional<Error> headerError, unlockError;
+    Pass scan, decrypt;
+};
+
+ClipStreamReader::ClipStreamReader(const crypto::Backend &backend, std::string name,
+                                   std::optional<crypto::P256KeyPair> key)
+    : impl_(std::make_unique<Impl>(backend, std::move(name), std::move(key)))
+{
+}
+
+ClipStreamReader::~ClipStreamReader() = default;
+
+uint64_t ClipStreamReader::size() const
+{
+    return impl_->bytes;
+}
+
+void ClipStreamReader::append(ByteView data)
+{
+    Impl &d = *impl_;
+    if (data.empty())
+        return;
+    d.fileHash->update(data);
+    d.bytes += data.size();
+    if (d.headerError)
+        return;
+    if (!d.recordsStarted) {
+        // Gather the fixed header, then the ClipHeader it announces.
+        Bytes &h = d.clip.headerBytes;
+        if (h.size() < kFixedHeaderLen) {
+            const size_t take = std::min(kFixedHeaderLen - h.size(), data.size());
+            h.insert(h.end(), data.begin(), data.begin() + ptrdiff_t(take));
+            data = data.subspan(take);
+            if (h.size() < kFixedHeaderLen)
+                return;
+            auto headerLen = checkFixedHeader(h, d.name);
+            if (!headerLen) {
+                d.headerError = std::move(headerLen).error();
+                return;
+            }
+            d.headerLen = kFixedHeaderLen + *headerLen;
+        }
+        const size_t take = std::min(d.headerLen - h.size(), data.size());
+        h.insert(h.end(), data.begin(), data.begin() + ptrdiff_t(take));
+        data = data.subspan(take);
+        if (h.size() < d.headerLen)
+            return;
+        d.recordsStarted = true;
+        d.startRecords();
+        if (d.headerError || data.empty())
+            return;
+    }
+    const uint64_t at = d.bytes - data.size(); // the file offset of data
+    Impl::feed(d.scan, data, at);
+    Impl::feed(d.decrypt, data, at);
+}
+
+StreamedClip
+ClipStreamReader::finish(const std::optional<std::map<uint8_t, uint64_t>> &interruptedCounts)
+{
+    Impl &d = *impl_;
+    StreamedClip out;
+    out.fileBytes = d.bytes;
+    out.fileSha256 = d.fileHash->finish();
+    if (!d.headerError && !d.recordsStarted) {
+        // The file ended inside its header: the messages a file of this length gets.
+        const Bytes &h = d.clip.headerBytes;
+        if (h.size() < kFixedHeaderLen) {
+            // Fewer than 16 bytes always fail the fixed header's checks.
+            auto fixed = checkFixedHeader(h, d.name);
+            d.headerError = fixed ? formatError(d.name, "truncated in its fixed header")
+                                  : std::move(fixed).error();
+        } else {
+            d.headerError = formatError(
+                d.name, "header length " + std::to_string(d.headerLen - kFixedHeaderLen) +
+                            " runs past the end of the " + std::to_string(d.bytes) +
+                            "-byte file (truncated or altered)");
+        }
+    }
+    if (d.headerError) {
+        out.headerError = d.headerError;
+        return out;
+    }
+    out.header = d.clip.header;
+    out.headerSha256 = d.clip.headerSha256;
+    out.clipUuid = d.clip.uuid;
+    out.unlockError = d.unlockError;
+    d.scan.options.interruptedCounts = interruptedCounts;
+    d.decrypt.options.interruptedCounts = interruptedCounts;
+    out.scanned = d.end(d.scan, false);
+    out.scanError = d.scan.error;
+    if (!d.unlockError && d.key) {
+        out.decrypted = d.end(d.decrypt, true);
+        out.decryptError = d.decrypt.error;
+    }
+    for (std::optional<ReadResult> *r : {&out.scanned, &out.decrypted})
+        if (*r)
+            (*r)->ciphertextSha256 = out.fileSha256;
+    d.scan.scanner.reset();
+    d.decrypt.scanner.reset();
+    return out;
 }
 
 } // namespace bwc::container

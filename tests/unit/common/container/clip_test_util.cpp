@@ -123,9 +123,11 @@ WrittenClip writeClip(const crypto::Backend &backend, const std::string &path,
     return clip;
 }
 
-Expected<ReadBack> readClip(const crypto::Backend &backend, const std::string &path,
-                            const crypto::P256KeyPair *key,
-                            std::optional<std::map<uint8_t, uint64_t>> interruptedCounts)
+namespace {
+
+Expected<ReadBack> readClipFile(const crypto::Backend &backend, const std::string &path,
+                                const crypto::P256KeyPair *key,
+                                const std::optional<std::map<uint8_t, uint64_t>> &interruptedCounts)
 {
     BWC_ASSIGN(reader, ClipReader::open(backend, path));
     if (key)
@@ -133,7 +135,7 @@ Expected<ReadBack> readClip(const crypto::Backend &backend, const std::string &p
     ReadBack back;
     ReadOptions options;
     options.decrypt = key != nullptr;
-    options.interruptedCounts = std::move(interruptedCounts);
+    options.interruptedCounts = interruptedCounts;
     options.sink = [&back](uint8_t streamId, ByteView plaintext) -> Expected<void> {
         Bytes &all = back.plaintext[streamId];
         all.insert(all.end(), plaintext.begin(), plaintext.end());
@@ -143,6 +145,86 @@ Expected<ReadBack> readClip(const crypto::Backend &backend, const std::string &p
     BWC_ASSIGN(result, reader->read(options));
     back.result = std::move(result);
     return back;
+}
+
+// The stream reader must reach the file reader's verdict, error message included.
+void requireSameOutcome(const Expected<ReadBack> &file, const Expected<ReadBack> &streamed)
+{
+    INFO("file reader: " << (file ? std::string("ok") : file.error().message));
+    INFO("stream reader: " << (streamed ? std::string("ok") : streamed.error().message));
+    REQUIRE(file.ok() == streamed.ok());
+    if (!file.ok()) {
+        CHECK(file.error().code == streamed.error().code);
+        CHECK(file.error().message == streamed.error().message);
+        return;
+    }
+    const ReadResult &a = file->result, &b = streamed->result;
+    CHECK(a.fileBytes == b.fileBytes);
+    CHECK(a.ciphertextSha256 == b.ciphertextSha256);
+    CHECK(a.decrypted == b.decrypted);
+    CHECK(a.mediaPlaintextSha256 == b.mediaPlaintextSha256);
+    REQUIRE(a.streams.size() == b.streams.size());
+    for (const auto &[id, t] : a.streams) {
+        REQUIRE(b.streams.count(id) == 1);
+        CHECK(t.chunks == b.streams.at(id).chunks);
+        CHECK(t.plaintextBytes == b.streams.at(id).plaintextBytes);
+        CHECK(t.finalWritten == b.streams.at(id).finalWritten);
+    }
+}
+
+} // namespace
+
+Expected<ReadBack> streamClip(const crypto::Backend &backend, const std::string &path,
+                              const crypto::P256KeyPair *key,
+                              const std::optional<std::map<uint8_t, uint64_t>> &interruptedCounts,
+                              uint32_t seed)
+{
+    const Bytes file = readBytes(path);
+    std::optional<crypto::P256KeyPair> k;
+    if (key)
+        k = *key;
+    ClipStreamReader reader(backend, path, k);
+    // Pieces from 1 byte to a little over a record, so that headers, record headers and
+    // records are split everywhere.
+    uint32_t x = seed * 2654435761u + 1;
+    size_t at = 0;
+    while (at < file.size()) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        const size_t want = (x % 4 == 0) ? 1 + x % 7 : 1 + x % (kMaxRecordLen + 300);
+        const size_t n = std::min(want, file.size() - at);
+        reader.append(ByteView(file.data() + at, n));
+        at += n;
+    }
+    REQUIRE(reader.size() == file.size());
+    StreamedClip out = reader.finish(interruptedCounts);
+    CHECK(out.fileBytes == file.size());
+    CHECK(out.fileSha256 == sha256Of(backend, file));
+    if (out.headerError)
+        return *out.headerError;
+    if (key) {
+        if (out.unlockError)
+            return *out.unlockError;
+        if (out.decryptError)
+            return *out.decryptError;
+        REQUIRE(out.decrypted);
+        return ReadBack{*out.decrypted, {}, {}};
+    }
+    if (out.scanError)
+        return *out.scanError;
+    REQUIRE(out.scanned);
+    return ReadBack{*out.scanned, {}, {}};
+}
+
+Expected<ReadBack> readClip(const crypto::Backend &backend, const std::string &path,
+                            const crypto::P256KeyPair *key,
+                            std::optional<std::map<uint8_t, uint64_t>> interruptedCounts)
+{
+    auto fromFile = readClipFile(backend, path, key, interruptedCounts);
+    for (uint32_t seed : {1u, 2u})
+        requireSameOutcome(fromFile, streamClip(backend, path, key, interruptedCounts, seed));
+    return fromFile;
 }
 
 ClipLayout layoutOf(const Bytes &file)

@@ -83,10 +83,18 @@ struct ReadBack {
 };
 
 // open(), unlock() when `key` is given, read() with decrypt = (key != nullptr). The first
-// error of the three is returned.
+// error of the three is returned. The same bytes are also fed to a ClipStreamReader in
+// pieces of every size, which must reach the same result or the same error, word for word.
 Expected<ReadBack> readClip(const crypto::Backend &backend, const std::string &path,
                             const crypto::P256KeyPair *key,
                             std::optional<std::map<uint8_t, uint64_t>> interruptedCounts = {});
+
+// The file's bytes through a ClipStreamReader in pieces of 1 byte to a record and more
+// (sizes drawn from `seed`), its outcome as readClip would give it (no plaintext).
+Expected<ReadBack> streamClip(const crypto::Backend &backend, const std::string &path,
+                              const crypto::P256KeyPair *key,
+                              const std::optional<std::map<uint8_t, uint64_t>> &interruptedCounts,
+                              uint32_t seed);
 
 // An independent parse of a well-formed clip file.
 struct RecordRef {
