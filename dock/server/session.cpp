@@ -490,7 +490,8 @@ Expected<void> Session::receiveFile(const v1::SignedManifest &sm, const v1::Mani
     std::unique_ptr<store::IncomingFile> incoming;
     {
         auto lease = lock();
-        auto begun = env_.store.beginIncoming(deviceId_, seq, fileBytes);
+        auto begun =
+            env_.store.beginIncoming(deviceId_, seq, fileBytes, env_.options.evidenceKey);
         if (!begun)
             return sendStored(seq, false, "the dock cannot receive the file: " +
                                               begun.error().message);
@@ -527,6 +528,12 @@ Expected<void> Session::receiveFile(const v1::SignedManifest &sm, const v1::Mani
         log::warn("offload: statvfs " + env_.store.root() + " failed: " + errnoText(errno) +
                   "; the storage reserve is not checked");
     }
+
+    // Bytes held from an earlier session go through the verifying pass first, here,
+    // outside the store lock (they are read back from tmp/).
+    if (auto caught = incoming->catchUp(); !caught)
+        return sendStored(seq, false, "the dock cannot resume the file: " +
+                                          caught.error().message);
 
     v1::Frame resume;
     resume.mutable_resume()->set_seq(seq);
@@ -565,8 +572,7 @@ Expected<void> Session::receiveFile(const v1::SignedManifest &sm, const v1::Mani
     Expected<store::CommitResult> result = Error(Errc::Internal, "not committed");
     {
         auto lease = lock();
-        result = env_.store.commitClip(std::move(incoming_), sm, trust(),
-                                       env_.options.evidenceKey);
+        result = env_.store.commitClip(std::move(incoming_), sm, trust());
     }
     if (!result)
         return sendStored(seq, false, result.error().message);

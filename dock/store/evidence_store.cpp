@@ -30,24 +30,6 @@ std::string safeName(const crypto::Backend &backend, const std::string &deviceId
     return out + "-" + toHex(ByteView(d.data(), 4));
 }
 
-Expected<std::string> fileSha256(const crypto::Backend &backend, const std::string &path)
-{
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.isValid())
-        return Error(errno == ENOENT ? Errc::NotFound : Errc::Io,
-                     path + ": open failed: " + errnoText(errno));
-    auto sha = backend.newSha256();
-    Bytes buf(1 << 16);
-    for (;;) {
-        BWC_ASSIGN(n, readSome(fd.get(), buf, path));
-        if (n == 0)
-            break;
-        sha->update(ByteView(buf.data(), n));
-    }
-    const crypto::Digest d = sha->finish();
-    return toHex(d);
-}
-
 Expected<void> renameDurably(const std::string &from, const std::string &to)
 {
     BWC_TRY(makeDirectories(parentDirectory(to)));
@@ -151,17 +133,68 @@ Expected<chain::Decision> judge(Catalog &catalog, const std::string &certDeviceI
 
 IncomingFile::IncomingFile(std::string storeRoot, std::string deviceId, uint64_t seq,
                            uint64_t expectedBytes, std::unique_ptr<WritableFile> file,
-                           std::string syncedPath, uint64_t resumeOffset)
+                           std::string syncedPath, uint64_t resumeOffset,
+                           const crypto::Backend &backend,
+                           std::optional<crypto::P256KeyPair> evidenceKey)
     : storeRoot_(std::move(storeRoot)), deviceId_(std::move(deviceId)), seq_(seq),
       expectedBytes_(expectedBytes), file_(std::move(file)), syncedPath_(std::move(syncedPath)),
-      resumeOffset_(resumeOffset)
+      resumeOffset_(resumeOffset), evidenceKey_(std::move(evidenceKey)),
+      reader_(std::make_unique<container::ClipStreamReader>(backend, file_->path(),
+                                                            evidenceKey_))
 {
 }
 
 IncomingFile::~IncomingFile() = default;
 
+Expected<void> IncomingFile::catchUp()
+{
+    if (!reader_)
+        return Error(Errc::Internal, file_->path() + ": the incoming file was already committed");
+    const uint64_t held = resumeOffset_;
+    if (reader_->size() >= held)
+        return {};
+    UniqueFd fd(::open(file_->path().c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid())
+        return Error(Errc::Io, "evidence store " + storeRoot_ + ": reading back " + file_->path() +
+                                   " to verify the bytes received earlier: " + errnoText(errno));
+    Bytes buf(std::min<uint64_t>(held, 4u << 20));
+    uint64_t at = reader_->size();
+    while (at < held) {
+        const size_t want = size_t(std::min<uint64_t>(buf.size(), held - at));
+        const ssize_t n = ::pread(fd.get(), buf.data(), want, off_t(at));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return Error(Errc::Io, "evidence store " + storeRoot_ + ": reading back " +
+                                       file_->path() + " at " + std::to_string(at) + ": " +
+                                       (n < 0 ? errnoText(errno) : std::string("end of file")));
+        reader_->append(ByteView(buf.data(), size_t(n)));
+        at += uint64_t(n);
+    }
+    return {};
+}
+
+Expected<container::StreamedClip> IncomingFile::finishReading(const v1::Manifest &manifest)
+{
+    BWC_TRY(catchUp());
+    if (reader_->size() != size())
+        return Error(Errc::Internal, file_->path() + ": the verifying pass saw " +
+                                         std::to_string(reader_->size()) + " of " +
+                                         std::to_string(size()) + " bytes");
+    std::optional<std::map<uint8_t, uint64_t>> counts;
+    if (manifest.kind() == v1::MANIFEST_KIND_INTERRUPTED) {
+        counts.emplace();
+        for (const auto &s : manifest.streams())
+            (*counts)[uint8_t(s.stream_id())] = s.chunks();
+    }
+    container::StreamedClip streamed = reader_->finish(counts);
+    reader_.reset();
+    return streamed;
+}
+
 Expected<void> IncomingFile::write(uint64_t offset, ByteView data)
 {
+    BWC_TRY(catchUp());
     const std::string what = "evidence store " + storeRoot_ + ": receiving device " +
                              chain::printableForMessage(deviceId_) + " seq " +
                              std::to_string(seq_) + ": ";
@@ -180,6 +213,7 @@ Expected<void> IncomingFile::write(uint64_t offset, ByteView data)
                          "committed)";
         return e;
     }
+    reader_->append(data);
     return {};
 }
 
@@ -233,7 +267,8 @@ std::string EvidenceStore::objectPath(const std::string &sha256Hex) const
 }
 
 Expected<std::unique_ptr<IncomingFile>>
-EvidenceStore::beginIncoming(const std::string &deviceId, uint64_t seq, uint64_t expectedBytes)
+EvidenceStore::beginIncoming(const std::string &deviceId, uint64_t seq, uint64_t expectedBytes,
+                             const std::optional<crypto::P256KeyPair> &evidenceKey)
 {
     if (!chain::isPrintableDeviceId(deviceId) || seq == 0)
         return Error(Errc::Protocol, "evidence store " + root_ + ": incoming file for device \"" +
@@ -273,7 +308,8 @@ EvidenceStore::beginIncoming(const std::string &deviceId, uint64_t seq, uint64_t
         (void)removeFile(synced);
     }
     return std::unique_ptr<IncomingFile>(
-        new IncomingFile(root_, deviceId, seq, expectedBytes, std::move(file), synced, resume));
+        new IncomingFile(root_, deviceId, seq, expectedBytes, std::move(file), synced, resume,
+                         backend_, evidenceKey));
 }
 
 Expected<void> EvidenceStore::removeIncoming(IncomingFile &incoming)
@@ -388,8 +424,7 @@ Expected<CommitResult> EvidenceStore::quarantine(IncomingFile &incoming, const s
 
 Expected<CommitResult>
 EvidenceStore::commitClip(std::unique_ptr<IncomingFile> incoming,
-                          const v1::SignedManifest &signedManifest, const TrustMaterial &trust,
-                          const std::optional<crypto::P256KeyPair> &evidenceKey)
+                          const v1::SignedManifest &signedManifest, const TrustMaterial &trust)
 {
     if (!incoming)
         return Error(Errc::Internal, "evidence store " + root_ + ": commitClip without a file");
@@ -408,6 +443,10 @@ EvidenceStore::commitClip(std::unique_ptr<IncomingFile> incoming,
         return Error(Errc::Protocol, what + "the manifest is " + chain::describeManifest(*parsed) +
                                          ", not the one announced for this file");
 
+    // The bytes were hashed, parsed and decrypted as they arrived; this only ends that pass.
+    BWC_ASSIGN(streamed, incoming->finishReading(parsed ? *parsed : v1::Manifest()));
+    const std::optional<crypto::P256KeyPair> &evidenceKey = incoming->evidenceKey_;
+
     const std::string manifestPath = incoming->path() + ".bwcm";
     BWC_TRY(atomicReplace(manifestPath, chain::serializeSignedManifest(signedManifest), 0600));
     verify::ClipInputs in;
@@ -418,6 +457,7 @@ EvidenceStore::commitClip(std::unique_ptr<IncomingFile> incoming,
     in.crlsDer = {trust.crlDer};
     in.evidenceKey = evidenceKey;
     in.nowUtcMs = clock_.utcMs();
+    in.streamed = &streamed;
     verify::ClipReport clipReport = verify::verifyClip(backend_, in);
     (void)removeFile(manifestPath);
 
@@ -432,7 +472,7 @@ EvidenceStore::commitClip(std::unique_ptr<IncomingFile> incoming,
         return verify::renderJson(report);
     };
 
-    BWC_ASSIGN(fileSha, fileSha256(backend_, incoming->path()));
+    const std::string fileSha = toHex(streamed.fileSha256);
     const std::string uuid = parsed ? parsed->clip_uuid() : std::string();
     if (!parsed || !clipReport.passed())
         return quarantine(*incoming, fileSha, parsed ? &*parsed : nullptr, uuid,

@@ -10,6 +10,12 @@
 //                                (<device>-<seq>-<sha256>), kept for examination
 //   <root>/catalog.db            the SQLite catalog and audit log (catalog.h)
 //
+// Verification runs while receiving: every byte written to an incoming file also goes
+// through a container::ClipStreamReader (hashes, record rules, and with the agency key the
+// decryption of every chunk), so a commit never reads the file back. What is verified is
+// exactly what was written: the same buffer goes to the file and to the reader, and a
+// resumed file's earlier bytes are read back from tmp/ into the reader first.
+//
 // Order of a commit: the file is fsynced in tmp/, verified (verify::verifyClip), judged by
 // the chain rules against the stored head, renamed into objects/ (or quarantine/) and the
 // directory fsynced, then the catalog rows, the head and the audit entry commit in one
@@ -35,6 +41,7 @@
 #include "common/base/error.h"
 #include "common/base/file.h"
 #include "common/chain/chain_rules.h"
+#include "common/container/container.h"
 #include "common/crypto/crypto.h"
 #include "dock/audit/audit_log.h"
 #include "dock/store/catalog.h"
@@ -66,7 +73,12 @@ public:
     IncomingFile(const IncomingFile &) = delete;
     IncomingFile &operator=(const IncomingFile &) = delete;
 
-    // Appends `data` at `offset`, which must equal size() (Errc::Protocol otherwise).
+    // Reads the bytes held from an earlier session (resumeOffset()) into the verifying
+    // pass. Call it before the first write and outside any lock shared with other
+    // sessions: it reads the whole held part. write() and commitClip do it when needed.
+    Expected<void> catchUp();
+    // Appends `data` at `offset`, which must equal size() (Errc::Protocol otherwise), and
+    // passes it to the verifying reader.
     Expected<void> write(uint64_t offset, ByteView data);
     // Makes everything written durable and records the durable length.
     Expected<void> fsync();
@@ -82,7 +94,10 @@ public:
 private:
     friend class EvidenceStore;
     IncomingFile(std::string storeRoot, std::string deviceId, uint64_t seq, uint64_t expectedBytes,
-                 std::unique_ptr<WritableFile> file, std::string syncedPath, uint64_t resumeOffset);
+                 std::unique_ptr<WritableFile> file, std::string syncedPath, uint64_t resumeOffset,
+                 const crypto::Backend &backend, std::optional<crypto::P256KeyPair> evidenceKey);
+    // The verifying pass's result; catchUp() first. The handle is spent afterwards.
+    Expected<container::StreamedClip> finishReading(const v1::Manifest &manifest);
 
     std::string storeRoot_;
     std::string deviceId_;
@@ -91,6 +106,8 @@ private:
     std::unique_ptr<WritableFile> file_;
     std::string syncedPath_;
     uint64_t resumeOffset_;
+    std::optional<crypto::P256KeyPair> evidenceKey_;
+    std::unique_ptr<container::ClipStreamReader> reader_;
 };
 
 struct CommitResult {
@@ -127,18 +144,20 @@ public:
     EvidenceStore(const EvidenceStore &) = delete;
     EvidenceStore &operator=(const EvidenceStore &) = delete;
 
-    // Starts or resumes receiving the clip file for (device, seq).
-    Expected<std::unique_ptr<IncomingFile>> beginIncoming(const std::string &deviceId, uint64_t seq,
-                                                          uint64_t expectedBytes);
+    // Starts or resumes receiving the clip file for (device, seq). `evidenceKey` is the
+    // agency key the bytes are decrypted with as they arrive (the one commitClip gets).
+    Expected<std::unique_ptr<IncomingFile>>
+    beginIncoming(const std::string &deviceId, uint64_t seq, uint64_t expectedBytes,
+                  const std::optional<crypto::P256KeyPair> &evidenceKey = std::nullopt);
 
     // Verifies and files a received clip (see the file comment). The incoming file must be
-    // complete (expectedBytes) and must be the manifest's device and seq. The handle is
+    // complete (expectedBytes) and must be the manifest's device and seq; it was decrypted
+    // with the key given to beginIncoming, if any. The handle is
     // consumed: its tmp files are gone afterwards whatever the outcome, except on an error
     // return before verification (I/O, protocol), which leaves them for a retry.
     Expected<CommitResult> commitClip(std::unique_ptr<IncomingFile> incoming,
                                       const v1::SignedManifest &manifest,
-                                      const TrustMaterial &trust,
-                                      const std::optional<crypto::P256KeyPair> &evidenceKey);
+                                      const TrustMaterial &trust);
 
     // A manifest without a clip file (BOOT, CLOCK_SET, CONFIG, WIPE): certificate chain,
     // signature and chain rules; appended to the device's chain or alarmed.

@@ -493,88 +493,40 @@ struct ContainerChecks {
     Check header, ciphertext, decrypt, plaintext;
 };
 
-void checkContainer(const crypto::Backend &backend, const ClipInputs &in,
-                    const std::optional<v1::Manifest> &manifest, ClipReport &report,
-                    ContainerChecks &out)
-{
-    const bool haveKey = in.evidenceKey.has_value();
-    out.decrypt = skipped("decrypt", "no agency evidence key given (--key); chunks not decrypted");
-    out.plaintext = skipped("plaintext_sha256", "no agency evidence key given (--key); the media "
-                                                "plaintext hash was not recomputed");
+// What one pass over the clip's bytes found, whether read from its file or as the bytes
+// arrived (ClipInputs::streamed): the checks below judge both the same way.
+struct ContainerPass {
+    std::optional<std::string> openError; // the header is unusable
+    v1::ClipHeader header;
+    crypto::Digest headerSha256{};
+    container::ClipUuid uuid{};
+    std::optional<Error> unlockError; // the evidence key did not open the clip
+    std::optional<std::string> decryptError;
+    std::optional<container::ReadResult> result; // decrypted when that worked
+    std::string readError;
+    std::optional<std::pair<crypto::Digest, uint64_t>> fileHash; // and length
+};
 
+ContainerPass passFromFile(const crypto::Backend &backend, const ClipInputs &in,
+                           const std::optional<v1::Manifest> &manifest)
+{
+    ContainerPass found;
     auto reader = container::ClipReader::open(backend, in.clipPath);
     if (!reader) {
-        out.header = fail("header_sha256", "clip file " + in.clipPath +
-                                               " could not be opened: " + reader.error().message);
-        if (haveKey) {
-            out.decrypt = fail("decrypt", "not possible: the clip file could not be opened");
-            out.plaintext = fail("plaintext_sha256", "not possible: the clip was not decrypted");
-        }
+        found.openError = reader.error().message;
     } else {
-        // Header hash, and the clip identity the header names.
-        const container::ClipReader &r = **reader;
-        std::vector<std::string> problems;
-        const std::string computed = hexOf(r.headerSha256());
-        const container::ClipUuid uuid = r.clipUuid();
-        const std::string uuidText = container::uuidToString(uuid);
-        if (report.clipUuid.empty())
-            report.clipUuid = uuidText;
-        if (!manifest) {
-            problems.push_back("the manifest is unreadable, nothing to compare the header hash " +
-                               computed + " with");
-        } else {
-            if (!chain::digestEquals(manifest->header_sha256(), r.headerSha256()))
-                problems.push_back("the clip header hashes to " + computed +
-                                   " but the manifest says " + hexOf(manifest->header_sha256()));
-            if (manifest->clip_uuid() !=
-                std::string(asChars(ByteView(uuid.data(), uuid.size()))))
-                problems.push_back("the clip header names clip " + uuidText +
-                                   " but the manifest names clip " + report.clipUuid);
-            if (r.header().device_id() != manifest->device_id())
-                problems.push_back("the clip header names device " +
-                                   chain::printableForMessage(r.header().device_id()) +
-                                   " but the manifest names device " +
-                                   chain::printableForMessage(manifest->device_id()));
-        }
-        if (problems.empty()) {
-            out.header = pass("header_sha256", "clip header SHA-256 " + computed +
-                                                   " matches the manifest; it names clip " +
-                                                   uuidText + " of device " +
-                                                   chain::printableForMessage(
-                                                       r.header().device_id()));
-        } else {
-            std::string detail;
-            for (const std::string &p : problems)
-                detail += (detail.empty() ? "" : "; ") + p;
-            out.header = fail("header_sha256", detail);
-        }
-    }
-
-    // One pass over the file: decrypting when the key opens the clip, otherwise only
-    // structure and hashes. A decryption failure stops the reader before its hashes, so
-    // the whole file is then hashed on its own.
-    std::optional<container::ReadResult> result;
-    std::string readError;
-    if (reader) {
+        found.header = (*reader)->header();
+        found.headerSha256 = (*reader)->headerSha256();
+        found.uuid = (*reader)->clipUuid();
+        // One found over the file: decrypting when the key opens the clip, otherwise only
+        // structure and hashes. A decryption failure stops the reader before its hashes,
+        // so the file is then read again without decrypting.
         bool unlocked = false;
-        if (haveKey) {
-            auto unlock = (*reader)->unlock(*in.evidenceKey);
-            if (!unlock) {
-                std::string keyId = toHex(crypto::p256KeyId(backend, in.evidenceKey->pub));
-                if (unlock.error().code == Errc::NotFound)
-                    out.decrypt = fail("decrypt", "the agency evidence key given (key id " + keyId +
-                                                      ") has no recipient entry in this clip: " +
-                                                      unlock.error().message +
-                                                      "; use the agency evidence key the camera "
-                                                      "was provisioned with");
-                else
-                    out.decrypt = fail("decrypt", "the data key does not unwrap with the agency "
-                                                  "evidence key (key id " +
-                                                      keyId + "): " + unlock.error().message);
-                out.plaintext = fail("plaintext_sha256", "not possible: the clip was not decrypted");
-            } else {
+        if (in.evidenceKey) {
+            if (auto unlock = (*reader)->unlock(*in.evidenceKey); !unlock)
+                found.unlockError = std::move(unlock).error();
+            else
                 unlocked = true;
-            }
         }
         container::ReadOptions options;
         options.progress = in.progress;
@@ -588,39 +540,137 @@ void checkContainer(const crypto::Backend &backend, const ClipInputs &in,
             }
             auto decrypted = (*reader)->read(options);
             if (decrypted) {
-                result = std::move(*decrypted);
+                found.result = std::move(*decrypted);
             } else {
-                out.decrypt = fail("decrypt", decrypted.error().message);
-                out.plaintext = fail("plaintext_sha256",
-                                     "not possible: the clip did not decrypt completely");
+                found.decryptError = decrypted.error().message;
                 options.decrypt = false;
                 options.interruptedCounts.reset();
             }
         }
-        if (!result) {
+        if (!found.result) {
             auto scanned = (*reader)->read(options);
             if (scanned)
-                result = std::move(*scanned);
+                found.result = std::move(*scanned);
             else
-                readError = scanned.error().message;
+                found.readError = scanned.error().message;
         }
     }
+    if (found.result) {
+        found.fileHash = std::make_pair(found.result->ciphertextSha256, found.result->fileBytes);
+    } else if (auto hashed = hashFile(backend, in.clipPath)) {
+        found.fileHash = *hashed;
+    } else if (found.readError.empty()) {
+        found.readError = hashed.error().message;
+    }
+    return found;
+}
+
+ContainerPass passFromStream(const container::StreamedClip &streamed)
+{
+    ContainerPass found;
+    found.fileHash = std::make_pair(streamed.fileSha256, streamed.fileBytes);
+    if (streamed.headerError) {
+        found.openError = streamed.headerError->message;
+        return found;
+    }
+    found.header = streamed.header;
+    found.headerSha256 = streamed.headerSha256;
+    found.uuid = streamed.clipUuid;
+    found.unlockError = streamed.unlockError;
+    if (streamed.decrypted) {
+        found.result = streamed.decrypted;
+        return found;
+    }
+    if (streamed.decryptError)
+        found.decryptError = streamed.decryptError->message;
+    if (streamed.scanned)
+        found.result = streamed.scanned;
+    else if (streamed.scanError)
+        found.readError = streamed.scanError->message;
+    return found;
+}
+
+void checkContainer(const crypto::Backend &backend, const ClipInputs &in,
+                    const std::optional<v1::Manifest> &manifest, ClipReport &report,
+                    ContainerChecks &out)
+{
+    const bool haveKey = in.evidenceKey.has_value();
+    out.decrypt = skipped("decrypt", "no agency evidence key given (--key); chunks not decrypted");
+    out.plaintext = skipped("plaintext_sha256", "no agency evidence key given (--key); the media "
+                                                "plaintext hash was not recomputed");
+
+    const ContainerPass scan =
+        in.streamed ? passFromStream(*in.streamed) : passFromFile(backend, in, manifest);
+    if (scan.openError) {
+        out.header = fail("header_sha256", "clip file " + in.clipPath +
+                                               " could not be opened: " + *scan.openError);
+        if (haveKey) {
+            out.decrypt = fail("decrypt", "not possible: the clip file could not be opened");
+            out.plaintext = fail("plaintext_sha256", "not possible: the clip was not decrypted");
+        }
+    } else {
+        // Header hash, and the clip identity the header names.
+        std::vector<std::string> problems;
+        const std::string computed = hexOf(scan.headerSha256);
+        const std::string uuidText = container::uuidToString(scan.uuid);
+        if (report.clipUuid.empty())
+            report.clipUuid = uuidText;
+        if (!manifest) {
+            problems.push_back("the manifest is unreadable, nothing to compare the header hash " +
+                               computed + " with");
+        } else {
+            if (!chain::digestEquals(manifest->header_sha256(), scan.headerSha256))
+                problems.push_back("the clip header hashes to " + computed +
+                                   " but the manifest says " + hexOf(manifest->header_sha256()));
+            if (manifest->clip_uuid() !=
+                std::string(asChars(ByteView(scan.uuid.data(), scan.uuid.size()))))
+                problems.push_back("the clip header names clip " + uuidText +
+                                   " but the manifest names clip " + report.clipUuid);
+            if (scan.header.device_id() != manifest->device_id())
+                problems.push_back("the clip header names device " +
+                                   chain::printableForMessage(scan.header.device_id()) +
+                                   " but the manifest names device " +
+                                   chain::printableForMessage(manifest->device_id()));
+        }
+        if (problems.empty()) {
+            out.header = pass("header_sha256", "clip header SHA-256 " + computed +
+                                                   " matches the manifest; it names clip " +
+                                                   uuidText + " of device " +
+                                                   chain::printableForMessage(
+                                                       scan.header.device_id()));
+        } else {
+            std::string detail;
+            for (const std::string &p : problems)
+                detail += (detail.empty() ? "" : "; ") + p;
+            out.header = fail("header_sha256", detail);
+        }
+    }
+    if (scan.unlockError) {
+        const std::string keyId = toHex(crypto::p256KeyId(backend, in.evidenceKey->pub));
+        if (scan.unlockError->code == Errc::NotFound)
+            out.decrypt = fail("decrypt", "the agency evidence key given (key id " + keyId +
+                                              ") has no recipient entry in this clip: " +
+                                              scan.unlockError->message +
+                                              "; use the agency evidence key the camera "
+                                              "was provisioned with");
+        else
+            out.decrypt = fail("decrypt", "the data key does not unwrap with the agency "
+                                          "evidence key (key id " +
+                                              keyId + "): " + scan.unlockError->message);
+        out.plaintext = fail("plaintext_sha256", "not possible: the clip was not decrypted");
+    }
+    if (scan.decryptError) {
+        out.decrypt = fail("decrypt", *scan.decryptError);
+        out.plaintext = fail("plaintext_sha256",
+                             "not possible: the clip did not decrypt completely");
+    }
+    const std::optional<container::ReadResult> &result = scan.result;
+    const std::string &readError = scan.readError;
 
     // Ciphertext hash and length.
-    crypto::Digest fileHash{};
-    uint64_t fileBytes = 0;
-    bool haveHash = false;
-    if (result) {
-        fileHash = result->ciphertextSha256;
-        fileBytes = result->fileBytes;
-        haveHash = true;
-    } else if (auto hashed = hashFile(backend, in.clipPath)) {
-        fileHash = hashed->first;
-        fileBytes = hashed->second;
-        haveHash = true;
-    } else if (readError.empty()) {
-        readError = hashed.error().message;
-    }
+    const bool haveHash = scan.fileHash.has_value();
+    const crypto::Digest fileHash = haveHash ? scan.fileHash->first : crypto::Digest{};
+    const uint64_t fileBytes = haveHash ? scan.fileHash->second : 0;
     if (!manifest)
         report.ciphertextBytes = fileBytes;
     if (!haveHash) {

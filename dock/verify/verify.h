@@ -14,6 +14,7 @@
 #include "bwc/v1/manifest.pb.h"
 #include "common/base/bytes.h"
 #include "common/base/error.h"
+#include "common/container/container.h"
 #include "common/crypto/crypto.h"
 
 namespace bwc::verify {
@@ -42,6 +43,10 @@ struct ClipInputs {
     std::optional<crypto::P256KeyPair> evidenceKey;
     int64_t nowUtcMs = 0;
     std::function<void(uint64_t done, uint64_t total)> progress;
+    // The clip's bytes as they were received and written to clipPath (the dock verifies
+    // while receiving): when set, the file is not read; the pass must have been made with
+    // evidenceKey (or without a key when evidenceKey is empty).
+    const container::StreamedClip *streamed = nullptr;
 };
 
 struct ClipReport {

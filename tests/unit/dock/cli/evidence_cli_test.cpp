@@ -72,10 +72,10 @@ public:
         const Clip c = seal(mediaBytes);
         openStore();
         const Bytes data = must(readFile(c.clipPath));
-        auto in = must(store->beginIncoming(c.parsed.device_id(), c.parsed.seq(), data.size()));
+        auto in = must(store->beginIncoming(c.parsed.device_id(), c.parsed.seq(), data.size(), aek));
         must(in->write(0, data));
         store::TrustMaterial trust{identity->certChainDer(), pki->caCertDer(), pki->crlDer()};
-        const store::CommitResult r = must(store->commitClip(std::move(in), c.manifest, trust, aek));
+        const store::CommitResult r = must(store->commitClip(std::move(in), c.manifest, trust));
         REQUIRE(r.stored);
         must(store->issueReceipt(c.parsed.device_id()));
         store.reset();

@@ -79,14 +79,14 @@ public:
     {
         const v1::Manifest m = must(chain::parseManifest(sm));
         const Bytes data = must(readFile(clipPath));
-        auto in = must(store->beginIncoming(m.device_id(), m.seq(), data.size()));
+        auto in = must(store->beginIncoming(m.device_id(), m.seq(), data.size(),
+                                            withKey ? std::optional(aek) : std::nullopt));
         REQUIRE(in->resumeOffset() == 0);
         const size_t half = data.size() / 2;
         must(in->write(0, ByteView(data.data(), half)));
         must(in->fsync());
         must(in->write(half, ByteView(data.data() + half, data.size() - half)));
-        return store->commitClip(std::move(in), sm, trust(),
-                                 withKey ? std::optional(aek) : std::nullopt);
+        return store->commitClip(std::move(in), sm, trust());
     }
     CommitResult offloadOk(const Sealed &s, bool withKey = true)
     {
@@ -310,7 +310,7 @@ TEST_CASE("store: an incoming file resumes at its durable length after a restart
     const Bytes data = must(readFile(s.clipPath));
     const size_t durable = 20000, extra = 5000;
     {
-        auto in = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), data.size()));
+        auto in = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), data.size(), w.aek));
         must(in->write(0, ByteView(data.data(), durable)));
         must(in->fsync());
         // Written but never fsynced: not counted as durable.
@@ -318,7 +318,7 @@ TEST_CASE("store: an incoming file resumes at its durable length after a restart
         CHECK(in->size() == durable + extra);
     }
     w.openStore();
-    auto in = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), data.size()));
+    auto in = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), data.size(), w.aek));
     CHECK(in->resumeOffset() == durable);
     CHECK(in->size() == durable);
 
@@ -330,13 +330,13 @@ TEST_CASE("store: an incoming file resumes at its durable length after a restart
     auto early = w.store->beginIncoming("cam-0001", s.parsed.seq() + 1, 10);
     REQUIRE(early.ok());
     must((*early)->write(0, ByteView(data.data(), 5)));
-    auto incomplete = w.store->commitClip(std::move(*early), s.manifest, w.trust(), w.aek);
+    auto incomplete = w.store->commitClip(std::move(*early), s.manifest, w.trust());
     REQUIRE_FALSE(incomplete.ok());
     CHECK(incomplete.error().code == Errc::Protocol);
     CHECK(contains(incomplete.error().message, "incomplete (5 of 10 bytes)"));
 
     must(in->write(durable, ByteView(data.data() + durable, data.size() - durable)));
-    const CommitResult r = must(w.store->commitClip(std::move(in), s.manifest, w.trust(), w.aek));
+    const CommitResult r = must(w.store->commitClip(std::move(in), s.manifest, w.trust()));
     CHECK(r.verdict == chain::Verdict::Append);
     CHECK(must(readFile(r.objectPath)) == data);
 }
