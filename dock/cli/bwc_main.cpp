@@ -236,9 +236,10 @@ int run(int argc, char **argv)
     addStoreOptions(releaseCmd, releaseArgs, false, kChangeReason);
     releaseCmd->callback([&] { exitCode = runHold(releaseArgs, console); });
 
-    // bwc alarms [ack ID]
+    // bwc alarms [ack ID | accept-gap ID]
     AlarmsArgs alarms;
     AlarmAckArgs ack;
+    AlarmAcceptGapArgs acceptGap;
     CLI::App *alarmsCmd =
         app.add_subcommand("alarms", "chain and verification alarms (open ones by default)");
     alarmsCmd->add_flag("--all", alarms.all, "include acknowledged alarms");
@@ -247,8 +248,14 @@ int run(int argc, char **argv)
     ackCmd->add_option("ID", ack.id, "alarm id (#N in `bwc alarms`)")->required();
     addStoreOptions(ackCmd, ack, false, kChangeReason);
     ackCmd->callback([&] { exitCode = runAlarmAck(ack, console); });
+    CLI::App *acceptGapCmd = alarmsCmd->add_subcommand(
+        "accept-gap", "accept an examined GAP: verify its quarantined clip again, store it and "
+                      "record the missing manifests");
+    acceptGapCmd->add_option("ID", acceptGap.id, "GAP alarm id (#N in `bwc alarms`)")->required();
+    addStoreOptions(acceptGapCmd, acceptGap, false, kChangeReason);
+    acceptGapCmd->callback([&] { exitCode = runAlarmAcceptGap(acceptGap, console); });
     alarmsCmd->callback([&] {
-        if (!ackCmd->parsed())
+        if (!ackCmd->parsed() && !acceptGapCmd->parsed())
             exitCode = runAlarms(alarms, console);
     });
 

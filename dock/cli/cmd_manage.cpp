@@ -169,7 +169,8 @@ int runAlarms(const AlarmsArgs &args, Console &console)
     }
     out << alarms->size() << (args.all ? " alarm(s)" : " open alarm(s)");
     if (!args.all && !alarms->empty())
-        out << "; acknowledge each with `bwc alarms ack ID --reason TEXT` once examined";
+        out << "; acknowledge each with `bwc alarms ack ID --reason TEXT` once examined, or "
+               "accept a GAP with `bwc alarms accept-gap ID --reason TEXT`";
     out << "\n";
     return kExitOk;
 }
@@ -188,6 +189,37 @@ int runAlarmAck(const AlarmAckArgs &args, Console &console)
     if (auto ok = s.store().acknowledgeAlarm(args.id, s.actor(), args.reason); !ok)
         return reportError(console, kCommand, ok.error());
     console.out << "alarm #" << args.id << " acknowledged by " << s.actor() << "\n";
+    return kExitOk;
+}
+
+int runAlarmAcceptGap(const AlarmAcceptGapArgs &args, Console &console)
+{
+    constexpr std::string_view kCommand = "alarms accept-gap";
+    if (args.id <= 0)
+        return reportError(console, kCommand,
+                           Error(Errc::Usage, "alarm id " + std::to_string(args.id) +
+                                                  ": give the id `bwc alarms` shows (#N)"));
+    auto session = openForChange(kCommand, args, console);
+    if (!session)
+        return reportError(console, kCommand, session.error());
+    StoreSession &s = **session;
+    auto accepted = [&]() -> Expected<store::AcceptedGap> {
+        BWC_ASSIGN(ca, s.caDer());
+        BWC_ASSIGN(crls, s.crlsDer());
+        BWC_ASSIGN(key, s.evidenceKey());
+        return s.store().acceptGap(args.id, ca, crls.empty() ? Bytes() : crls.front(), key,
+                                   s.actor(), args.reason);
+    }();
+    if (!accepted)
+        return reportError(console, kCommand, accepted.error());
+    const store::GapRow &g = accepted->gap;
+    console.out << "alarm #" << args.id << " accepted by " << s.actor() << ": device "
+                << g.deviceId << " seq " << g.firstMissingSeq;
+    if (g.lastMissingSeq > g.firstMissingSeq)
+        console.out << ".." << g.lastMissingSeq;
+    console.out << " recorded as missing; seq " << g.resumedSeq << " verified and stored as "
+                << accepted->commit.objectPath
+                << "\nthe camera gets its receipt and wipes the clip at its next docking\n";
     return kExitOk;
 }
 

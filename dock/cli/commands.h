@@ -146,6 +146,13 @@ struct AlarmAckArgs : StoreArgs {
 };
 int runAlarmAck(const AlarmAckArgs &args, Console &console);
 
+// Accepts an examined GAP: the quarantined clip is verified again and stored, the missing
+// manifests recorded (EvidenceStore::acceptGap).
+struct AlarmAcceptGapArgs : StoreArgs {
+    int64_t id = 0;
+};
+int runAlarmAcceptGap(const AlarmAcceptGapArgs &args, Console &console);
+
 struct RetentionArgs : StoreArgs {
     bool apply = false;
 };

@@ -270,6 +270,18 @@ Expected<std::vector<std::string>> StoreSession::custody(const store::ClipRow &c
                         std::to_string(r.lastSeq) + ", head " + toHex(r.headSha256) +
                         ", receipt sha256 " + toHex(sha));
     }
+    BWC_ASSIGN(gaps, catalog().gaps(clip.deviceId));
+    for (const store::GapRow &g : gaps) {
+        if (g.resumedSeq > clip.seq)
+            continue;
+        lines.push_back("chain gap " + formatUtcMs(g.utcMs) + ": device " + g.deviceId +
+                        " seq " + std::to_string(g.firstMissingSeq) + ".." +
+                        std::to_string(g.lastMissingSeq) +
+                        " never reached the dock; accepted by " + g.acceptedBy + " (alarm #" +
+                        std::to_string(g.alarmId) + ": " + g.reason + "), the chain resumes at seq " +
+                        std::to_string(g.resumedSeq) + " (manifest " +
+                        toHex(g.resumedManifestSha256) + ")");
+    }
     BWC_ASSIGN(entries, store_->auditLog().entriesForClip(clip.uuid));
     for (const audit::StoredAuditEntry &e : entries)
         lines.push_back("audit " + audit::describeEntry(e.entry));

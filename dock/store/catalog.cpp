@@ -110,10 +110,26 @@ CREATE TABLE device_certs (
 );
 )sql";
 
+const char *const kSchemaV3 = R"sql(
+CREATE TABLE chain_gaps (
+    id                      INTEGER PRIMARY KEY,
+    device_id               TEXT NOT NULL REFERENCES devices (id),
+    first_missing_seq       INTEGER NOT NULL CHECK (first_missing_seq >= 1),
+    last_missing_seq        INTEGER NOT NULL CHECK (last_missing_seq >= first_missing_seq),
+    resumed_seq             INTEGER NOT NULL CHECK (resumed_seq = last_missing_seq + 1),
+    resumed_manifest_sha256 BLOB NOT NULL CHECK (length(resumed_manifest_sha256) = 32),
+    alarm_id                INTEGER NOT NULL REFERENCES alarms (id),
+    accepted_by             TEXT NOT NULL,
+    reason                  TEXT NOT NULL,
+    utc_ms                  INTEGER NOT NULL
+);
+CREATE INDEX chain_gaps_device ON chain_gaps (device_id);
+)sql";
+
 // Migration i takes the schema from version i to i + 1.
 std::array<std::string, kCatalogSchemaVersion> migrations()
 {
-    return {std::string(kSchemaV1) + audit::kAuditSchemaSql, kSchemaV2};
+    return {std::string(kSchemaV1) + audit::kAuditSchemaSql, kSchemaV2, kSchemaV3};
 }
 
 // A certificate chain as one blob: each DER certificate preceded by its length (u32 BE).
@@ -680,6 +696,88 @@ Expected<std::vector<AlarmRow>> Catalog::listAlarms(bool unacknowledgedOnly)
         a.acknowledgedBy = stmt.columnText(8);
         out.push_back(std::move(a));
     }
+}
+
+Expected<std::optional<AlarmRow>> Catalog::alarm(int64_t alarmId)
+{
+    BWC_ASSIGN(all, listAlarms(false));
+    for (AlarmRow &a : all)
+        if (a.id == alarmId)
+            return std::optional<AlarmRow>(std::move(a));
+    return std::optional<AlarmRow>();
+}
+
+Expected<int64_t> Catalog::insertGap(db::Transaction &, const GapRow &g)
+{
+    BWC_ASSIGN(stmt, db::Statement::prepare(
+                         db_, "INSERT INTO chain_gaps (device_id, first_missing_seq, "
+                              "last_missing_seq, resumed_seq, resumed_manifest_sha256, alarm_id, "
+                              "accepted_by, reason, utc_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                              "?8, ?9)"));
+    stmt.bind(1, g.deviceId)
+        .bind(2, int64_t(g.firstMissingSeq))
+        .bind(3, int64_t(g.lastMissingSeq))
+        .bind(4, int64_t(g.resumedSeq))
+        .bindBlob(5, g.resumedManifestSha256)
+        .bind(6, g.alarmId)
+        .bind(7, g.acceptedBy)
+        .bind(8, g.reason)
+        .bind(9, g.utcMs);
+    BWC_TRY(stmt.run());
+    return db_.lastInsertRowid();
+}
+
+Expected<std::vector<GapRow>> Catalog::gaps(const std::string &deviceId)
+{
+    BWC_ASSIGN(stmt, db::Statement::prepare(
+                         db_, "SELECT id, device_id, first_missing_seq, last_missing_seq, "
+                              "resumed_seq, resumed_manifest_sha256, alarm_id, accepted_by, "
+                              "reason, utc_ms FROM chain_gaps WHERE device_id = ?1 ORDER BY id"));
+    stmt.bind(1, deviceId);
+    std::vector<GapRow> out;
+    for (;;) {
+        BWC_ASSIGN(row, stmt.step());
+        if (!row)
+            return out;
+        GapRow g;
+        g.id = stmt.columnInt(0);
+        g.deviceId = stmt.columnText(1);
+        g.firstMissingSeq = uint64_t(stmt.columnInt(2));
+        g.lastMissingSeq = uint64_t(stmt.columnInt(3));
+        g.resumedSeq = uint64_t(stmt.columnInt(4));
+        const Bytes sha = stmt.columnBlob(5);
+        if (sha.size() != g.resumedManifestSha256.size())
+            return Error(Errc::Format, "catalog: chain gap " + std::to_string(g.id) +
+                                           " has a malformed manifest hash");
+        std::copy(sha.begin(), sha.end(), g.resumedManifestSha256.begin());
+        g.alarmId = stmt.columnInt(6);
+        g.acceptedBy = stmt.columnText(7);
+        g.reason = stmt.columnText(8);
+        g.utcMs = stmt.columnInt(9);
+        out.push_back(std::move(g));
+    }
+}
+
+Expected<std::vector<ClipRow>> Catalog::quarantinedAttempts(const std::string &deviceId,
+                                                            uint64_t seq,
+                                                            const std::string &clipUuid)
+{
+    BWC_ASSIGN(stmt, db::Statement::prepare(
+                         db_, std::string(kClipColumns) +
+                                  "WHERE state = 'quarantined' AND device_id = ?1 AND seq = ?2 "
+                                  "AND uuid = ?3 ORDER BY id DESC"));
+    stmt.bind(1, deviceId).bind(2, int64_t(seq)).bindBlob(3, asBytes(clipUuid));
+    return readClips(stmt);
+}
+
+Expected<void> Catalog::removeQuarantinedAttempts(db::Transaction &, const std::string &deviceId,
+                                                  uint64_t seq, const std::string &clipUuid)
+{
+    BWC_ASSIGN(stmt, db::Statement::prepare(
+                         db_, "DELETE FROM clips WHERE state = 'quarantined' AND device_id = ?1 "
+                              "AND seq = ?2 AND uuid = ?3"));
+    stmt.bind(1, deviceId).bind(2, int64_t(seq)).bindBlob(3, asBytes(clipUuid));
+    return stmt.run();
 }
 
 Expected<void> Catalog::acknowledgeAlarm(db::Transaction &, int64_t alarmId, const std::string &by)

@@ -28,6 +28,13 @@
 //   device_certs cert_sha256 (of the leaf), device_id, chain_der, first_seen_utc_ms
 //                every certificate chain a device presented, kept so that the evidence can
 //                be re-verified and exported without the agency PKI folder
+//
+// Version 3 adds:
+//   chain_gaps   id, device_id, first_missing_seq, last_missing_seq, resumed_seq,
+//                resumed_manifest_sha256, alarm_id, accepted_by, reason, utc_ms
+//                a GAP an examiner accepted (`bwc alarms accept-gap`): the manifests
+//                first..last missing were never received, and the device's chain resumes
+//                at the examined manifest resumed_seq
 
 #include <cstdint>
 #include <memory>
@@ -42,7 +49,7 @@
 
 namespace bwc::store {
 
-constexpr int kCatalogSchemaVersion = 2;
+constexpr int kCatalogSchemaVersion = 3;
 constexpr const char *kDefaultCategory = "uncategorised";
 constexpr int64_t kDayMs = 86'400'000;
 
@@ -110,6 +117,17 @@ struct AlarmRow {
     int64_t utcMs = 0;
     bool acknowledged = false;
     std::string acknowledgedBy;
+};
+
+struct GapRow {
+    int64_t id = 0;
+    std::string deviceId;
+    uint64_t firstMissingSeq = 0, lastMissingSeq = 0;
+    uint64_t resumedSeq = 0;
+    crypto::Digest resumedManifestSha256{};
+    int64_t alarmId = 0;
+    std::string acceptedBy, reason;
+    int64_t utcMs = 0;
 };
 
 struct ReceiptRow {
@@ -186,7 +204,19 @@ public:
     // Alarms.
     Expected<int64_t> insertAlarm(db::Transaction &txn, const AlarmRow &alarm);
     Expected<std::vector<AlarmRow>> listAlarms(bool unacknowledgedOnly);
+    Expected<std::optional<AlarmRow>> alarm(int64_t alarmId);
     Expected<void> acknowledgeAlarm(db::Transaction &txn, int64_t alarmId, const std::string &by);
+
+    // Accepted chain gaps, oldest first.
+    Expected<int64_t> insertGap(db::Transaction &txn, const GapRow &gap);
+    Expected<std::vector<GapRow>> gaps(const std::string &deviceId);
+
+    // Quarantined attempts of one clip (device, seq, uuid), newest first, and their removal
+    // once the clip is stored (the alarms and the audit log keep their history).
+    Expected<std::vector<ClipRow>> quarantinedAttempts(const std::string &deviceId, uint64_t seq,
+                                                       const std::string &clipUuid);
+    Expected<void> removeQuarantinedAttempts(db::Transaction &txn, const std::string &deviceId,
+                                             uint64_t seq, const std::string &clipUuid);
 
     // Receipts.
     Expected<void> insertReceipt(db::Transaction &txn, const ReceiptRow &row);

@@ -30,6 +30,9 @@ std::string safeName(const crypto::Backend &backend, const std::string &deviceId
     return out + "-" + toHex(ByteView(d.data(), 4));
 }
 
+// A quarantined file's manifest: quarantine/<name> and quarantine/<name>.bwcm.
+constexpr const char *kManifestSuffix = ".bwcm";
+
 Expected<void> renameDurably(const std::string &from, const std::string &to)
 {
     BWC_TRY(makeDirectories(parentDirectory(to)));
@@ -368,7 +371,42 @@ void EvidenceStore::cleanUpAfterCommit(IncomingFile &incoming)
                   r.error().message);
 }
 
+Expected<void> EvidenceStore::insertStored(db::Transaction &txn,
+                                           const v1::SignedManifest &signedManifest,
+                                           const v1::Manifest &m, const crypto::Digest &mHash,
+                                           const std::string &fileSha, uint64_t size,
+                                           const std::string &object,
+                                           const std::string &reportJson, int64_t now,
+                                           ClipRow &row)
+{
+    BWC_ASSIGN(days, catalog_->categoryRetentionDays(kDefaultCategory));
+    BWC_TRY(catalog_->insertManifest(
+        txn, ManifestRow{m.device_id(), m.seq(), kindName(m.kind()),
+                         chain::serializeSignedManifest(signedManifest), mHash, m.clip_uuid(),
+                         now}));
+    row.uuid = m.clip_uuid();
+    row.deviceId = m.device_id();
+    row.seq = m.seq();
+    row.objectSha256 = fileSha;
+    row.size = size;
+    row.officerId = m.officer_id();
+    row.startUtcMs = m.start_utc_ms();
+    row.endUtcMs = m.end_utc_ms();
+    row.retentionDeadlineUtcMs = m.end_utc_ms() + int64_t(days.value_or(31)) * kDayMs;
+    row.verified = true;
+    row.verifyReportJson = reportJson;
+    row.storedUtcMs = now;
+    row.objectPath = object;
+    BWC_TRY(catalog_->insertClip(txn, row));
+    v1::ChainHead head;
+    head.set_device_id(m.device_id());
+    head.set_seq(m.seq());
+    head.set_manifest_sha256(digestString(mHash));
+    return catalog_->setChainHead(txn, head);
+}
+
 Expected<CommitResult> EvidenceStore::quarantine(IncomingFile &incoming, const std::string &fileSha,
+                                                 const v1::SignedManifest &signedManifest,
                                                  const v1::Manifest *manifest,
                                                  const std::string &uuid, AlarmKind kind,
                                                  const std::string &detail,
@@ -377,6 +415,10 @@ Expected<CommitResult> EvidenceStore::quarantine(IncomingFile &incoming, const s
 {
     const std::string qpath = root_ + "/quarantine/" + safeName(backend_, incoming.deviceId()) +
                               "-" + std::to_string(incoming.seq()) + "-" + fileSha;
+    // The manifest is kept beside the file: an examiner who accepts a GAP stores the clip
+    // from here (acceptGap).
+    BWC_TRY(atomicReplace(qpath + kManifestSuffix, chain::serializeSignedManifest(signedManifest),
+                          0600));
     BWC_TRY(renameDurably(incoming.path(), qpath));
     const int64_t now = clock_.utcMs();
 
@@ -475,7 +517,7 @@ EvidenceStore::commitClip(std::unique_ptr<IncomingFile> incoming,
     const std::string fileSha = toHex(streamed.fileSha256);
     const std::string uuid = parsed ? parsed->clip_uuid() : std::string();
     if (!parsed || !clipReport.passed())
-        return quarantine(*incoming, fileSha, parsed ? &*parsed : nullptr, uuid,
+        return quarantine(*incoming, fileSha, signedManifest, parsed ? &*parsed : nullptr, uuid,
                           AlarmKind::VerifyFailed, failedChecks(clipReport), renderReport(),
                           std::nullopt);
 
@@ -493,7 +535,8 @@ EvidenceStore::commitClip(std::unique_ptr<IncomingFile> incoming,
         }
     const std::string json = renderReport();
     if (chainAlarm)
-        return quarantine(*incoming, fileSha, &m, uuid, *chainAlarm, decision.explanation, json,
+        return quarantine(*incoming, fileSha, signedManifest, &m, uuid, *chainAlarm,
+                          decision.explanation, json,
                           decision.verdict);
 
     CommitResult result;
@@ -515,34 +558,13 @@ EvidenceStore::commitClip(std::unique_ptr<IncomingFile> incoming,
     const std::string object = objectPath(fileSha);
     BWC_TRY(renameDurably(incoming->path(), object));
     const int64_t now = clock_.utcMs();
-    BWC_ASSIGN(days, catalog_->categoryRetentionDays(kDefaultCategory));
 
     BWC_ASSIGN(txn, catalog_->begin());
     BWC_TRY(catalog_->touchDevice(txn, m.device_id(), clipReport.deviceCert.certSha256, now,
                                   trust.deviceCertChainDer));
-    BWC_TRY(catalog_->insertManifest(
-        txn, ManifestRow{m.device_id(), m.seq(), kindName(m.kind()),
-                         chain::serializeSignedManifest(signedManifest), mHash, uuid, now}));
     ClipRow row;
-    row.uuid = uuid;
-    row.deviceId = m.device_id();
-    row.seq = m.seq();
-    row.objectSha256 = fileSha;
-    row.size = incoming->size();
-    row.officerId = m.officer_id();
-    row.startUtcMs = m.start_utc_ms();
-    row.endUtcMs = m.end_utc_ms();
-    row.retentionDeadlineUtcMs = m.end_utc_ms() + int64_t(days.value_or(31)) * kDayMs;
-    row.verified = true;
-    row.verifyReportJson = json;
-    row.storedUtcMs = now;
-    row.objectPath = object;
-    BWC_TRY(catalog_->insertClip(txn, row));
-    v1::ChainHead head;
-    head.set_device_id(m.device_id());
-    head.set_seq(m.seq());
-    head.set_manifest_sha256(digestString(mHash));
-    BWC_TRY(catalog_->setChainHead(txn, head));
+    BWC_TRY(insertStored(txn, signedManifest, m, mHash, fileSha, incoming->size(), object, json,
+                         now, row));
     const bool decrypted = evidenceKey.has_value();
     BWC_TRY(audit_->append(
         txn,
@@ -856,6 +878,174 @@ Expected<void> EvidenceStore::acknowledgeAlarm(int64_t alarmId, const std::strin
                                                    "acknowledged",
                                                    "alarm " + std::to_string(alarmId)}));
     return txn.commit();
+}
+
+Expected<AcceptedGap> EvidenceStore::acceptGap(int64_t alarmId, const Bytes &caDer,
+                                               const Bytes &crlDer,
+                                               const std::optional<crypto::P256KeyPair> &evidenceKey,
+                                               const std::string &actor, const std::string &reason)
+{
+    const std::string what = "alarm #" + std::to_string(alarmId) + ": ";
+    BWC_ASSIGN(found, catalog_->alarm(alarmId));
+    if (!found)
+        return Error(Errc::NotFound, what + "no such alarm; `bwc alarms --all` lists them");
+    const AlarmRow alarm = *found;
+    if (alarm.kind != AlarmKind::Gap)
+        return Error(Errc::Usage,
+                     what + "it is a " + alarmKindName(alarm.kind) +
+                         " alarm; only a GAP (manifests missing before a clip) can be accepted. "
+                         "A FORK or ROLLBACK means two histories or a replay and is never "
+                         "merged: examine it and acknowledge it with `bwc alarms ack`");
+    if (alarm.acknowledged)
+        return Error(Errc::Usage, what + "already acknowledged by " + alarm.acknowledgedBy +
+                                      "; a gap is accepted while its alarm is open (dock the "
+                                      "camera again to raise it anew)");
+
+    // Still a gap: the stored head is below the manifest just before this one.
+    BWC_ASSIGN(head, catalog_->chainHead(alarm.deviceId));
+    const uint64_t headSeq = head ? head->seq() : 0;
+    if (headSeq + 1 >= alarm.seq)
+        return Error(Errc::Usage,
+                     what + "device " + alarm.deviceId + " seq " + std::to_string(alarm.seq) +
+                         " is no longer after a gap: the stored head is seq " +
+                         std::to_string(headSeq) +
+                         " now; acknowledge the alarm with `bwc alarms ack` instead");
+
+    // The newest quarantined attempt of the alarm's clip, with its manifest.
+    BWC_ASSIGN(attempts, catalog_->quarantinedAttempts(alarm.deviceId, alarm.seq, alarm.clipUuid));
+    const ClipRow *attempt = nullptr;
+    for (const ClipRow &a : attempts)
+        if (pathExists(a.objectPath) && pathExists(a.objectPath + kManifestSuffix)) {
+            attempt = &a;
+            break;
+        }
+    if (!attempt)
+        return Error(Errc::NotFound,
+                     what + "the quarantined clip of device " + alarm.deviceId + " seq " +
+                         std::to_string(alarm.seq) + " or its manifest is not in " + root_ +
+                         "/quarantine (quarantined by an older bwc-dockd, or removed); the "
+                         "camera still holds the clip: dock it again and accept the new alarm");
+    BWC_ASSIGN(manifestBytes, readFile(attempt->objectPath + kManifestSuffix, 1u << 20));
+    v1::SignedManifest signedManifest;
+    if (!signedManifest.ParseFromArray(manifestBytes.data(), int(manifestBytes.size())))
+        return Error(Errc::Format, what + attempt->objectPath + kManifestSuffix +
+                                       " does not parse as a signed manifest (altered?)");
+    BWC_ASSIGN(m, chain::parseManifest(signedManifest));
+    if (m.device_id() != alarm.deviceId || m.seq() != alarm.seq || m.clip_uuid() != alarm.clipUuid)
+        return Error(Errc::Format, what + attempt->objectPath + kManifestSuffix + " is " +
+                                       chain::describeManifest(m) +
+                                       ", not the alarm's clip (altered?)");
+
+    // Verify the quarantined file again, as the device's certificate chain stands.
+    BWC_ASSIGN(certSha, catalog_->deviceCertSha256(alarm.deviceId));
+    std::vector<Bytes> deviceChain;
+    if (certSha) {
+        BWC_ASSIGN(chainDer, catalog_->deviceCertChain(*certSha));
+        if (chainDer)
+            deviceChain = *chainDer;
+    }
+    if (deviceChain.empty())
+        return Error(Errc::NotFound, what + "the catalog holds no certificate chain of device " +
+                                         alarm.deviceId + "; dock the camera again");
+    verify::ClipInputs in;
+    in.clipPath = attempt->objectPath;
+    in.manifestPath = attempt->objectPath + kManifestSuffix;
+    in.deviceCertChainDer = deviceChain;
+    in.trustAnchorsDer = {caDer};
+    in.crlsDer = {crlDer};
+    in.evidenceKey = evidenceKey;
+    in.nowUtcMs = clock_.utcMs();
+    verify::ClipReport clipReport = verify::verifyClip(backend_, in);
+    const crypto::Digest mHash = chain::manifestSha256(backend_, signedManifest);
+    const uint64_t firstMissing = headSeq + 1, lastMissing = m.seq() - 1;
+    const std::string gapText = "seq " + std::to_string(firstMissing) +
+                                (lastMissing > firstMissing ? ".." + std::to_string(lastMissing)
+                                                            : std::string()) +
+                                " missing, accepted by " + actor + " (alarm #" +
+                                std::to_string(alarmId) + ": " + reason + ")";
+    for (verify::Check &check : clipReport.checks)
+        if (check.name == "chain") {
+            check.status = verify::Status::Pass;
+            check.detail = "GAP accepted: " + gapText + "; the chain resumes at seq " +
+                           std::to_string(m.seq());
+        }
+    if (!clipReport.passed())
+        return Error(Errc::Auth, what + "the quarantined clip " + attempt->objectPath +
+                                     " fails verification (" + failedChecks(clipReport) +
+                                     "): it cannot be accepted; examine it with `bwc verify`");
+    const std::string fileSha = clipReport.ciphertextSha256;
+    if (fileSha != attempt->objectSha256)
+        return Error(Errc::Format, what + attempt->objectPath + " hashes to " + fileSha +
+                                       " but was quarantined as " + attempt->objectSha256 +
+                                       " (altered in quarantine?)");
+
+    verify::Report report;
+    report.toolVersion = verify::toolVersion(backend_);
+    report.examiner = actor;
+    report.createdUtcMs = in.nowUtcMs;
+    report.subject = "accepted gap before device " + alarm.deviceId + " seq " +
+                     std::to_string(m.seq());
+    report.clips.push_back(clipReport);
+    const std::string json = verify::renderJson(report);
+
+    // A hard link first: until the catalog commits, the quarantined file stays where the
+    // alarm points, so an interrupted acceptance can simply be run again.
+    const std::string object = objectPath(fileSha);
+    BWC_TRY(makeDirectories(parentDirectory(object)));
+    if (::link(attempt->objectPath.c_str(), object.c_str()) != 0 && errno != EEXIST)
+        return Error(errno == ENOSPC ? Errc::NoSpace : Errc::Io,
+                     what + "link " + attempt->objectPath + " -> " + object + ": " +
+                         errnoText(errno));
+    BWC_TRY(fsyncDirectory(parentDirectory(object)));
+
+    const int64_t now = clock_.utcMs();
+    GapRow gap;
+    gap.deviceId = alarm.deviceId;
+    gap.firstMissingSeq = firstMissing;
+    gap.lastMissingSeq = lastMissing;
+    gap.resumedSeq = m.seq();
+    gap.resumedManifestSha256 = mHash;
+    gap.alarmId = alarmId;
+    gap.acceptedBy = actor;
+    gap.reason = reason;
+    gap.utcMs = now;
+    const std::string quarantined = attempt->objectPath;
+
+    BWC_ASSIGN(txn, catalog_->begin());
+    // bwc-dockd may have stored a clip of this device meanwhile (another process).
+    BWC_ASSIGN(headNow, catalog_->chainHead(alarm.deviceId));
+    if ((headNow ? headNow->seq() : 0) != headSeq)
+        return Error(Errc::Chain, what + "the stored head of device " + alarm.deviceId +
+                                     " moved while the clip was being verified; run the "
+                                     "command again");
+    BWC_ASSIGN(gapId, catalog_->insertGap(txn, gap));
+    gap.id = gapId;
+    BWC_TRY(catalog_->removeQuarantinedAttempts(txn, alarm.deviceId, alarm.seq, alarm.clipUuid));
+    ClipRow row;
+    BWC_TRY(insertStored(txn, signedManifest, m, mHash, fileSha, clipReport.ciphertextBytes,
+                         object, json, now, row));
+    BWC_TRY(catalog_->acknowledgeAlarm(txn, alarmId, actor));
+    BWC_TRY(audit_->append(
+        txn, audit::AuditRecord{actor, "alarm.accept-gap", reason, m.device_id(), m.seq(),
+                                m.clip_uuid(), "stored",
+                                "GAP " + gapText + "; object " + fileSha + " from " + quarantined +
+                                    (evidenceKey ? ", decrypted and checked" : "")}));
+    BWC_TRY(txn.commit());
+
+    for (const std::string &path : {quarantined, quarantined + kManifestSuffix})
+        if (auto r = removeFile(path); !r)
+            log::warn("evidence store " + root_ + ": " + r.error().message);
+    (void)fsyncDirectory(parentDirectory(quarantined));
+
+    AcceptedGap out;
+    out.gap = gap;
+    out.commit.verdict = chain::Verdict::Append;
+    out.commit.stored = true;
+    out.commit.objectPath = object;
+    out.commit.objectSha256 = fileSha;
+    out.commit.explanation = "GAP " + gapText;
+    out.commit.reportJson = json;
+    return out;
 }
 
 Expected<StoreStatus> EvidenceStore::status()

@@ -122,6 +122,11 @@ struct CommitResult {
     std::string reportJson;  // verify::renderJson of the clip's report (clips only)
 };
 
+struct AcceptedGap {
+    GapRow gap;
+    CommitResult commit; // the examined clip, now stored as the device's head
+};
+
 struct StoreStatus {
     std::string root;
     uint64_t storedClips = 0, quarantinedClips = 0, purgedClips = 0, openAlarms = 0;
@@ -202,6 +207,17 @@ public:
                               const std::string &reason);
     Expected<void> acknowledgeAlarm(int64_t alarmId, const std::string &actor,
                                     const std::string &reason);
+    // Accepts an examined GAP (section 6: a gap is never accepted silently). The alarm's
+    // quarantined clip is verified again from quarantine/ (against `caDer`, `crlDer` and
+    // the device's catalogued certificate; decrypted when `evidenceKey` is given), then in
+    // one transaction the missing manifests are recorded (chain_gaps), the clip is stored
+    // as the device's new head, the alarm is acknowledged and the audit entry written. The
+    // camera's next offload finds the clip held, gets its receipt and wipes it; its later
+    // clips append as usual. Errc::Usage for an alarm that is not an open GAP or whose
+    // clip no longer follows a gap; Errc::Auth when the clip fails verification.
+    Expected<AcceptedGap> acceptGap(int64_t alarmId, const Bytes &caDer, const Bytes &crlDer,
+                                    const std::optional<crypto::P256KeyPair> &evidenceKey,
+                                    const std::string &actor, const std::string &reason);
 
     Expected<StoreStatus> status();
     Expected<uint64_t> verifyAudit();
@@ -218,10 +234,17 @@ private:
                   std::unique_ptr<Catalog> catalog);
 
     Expected<CommitResult> quarantine(IncomingFile &incoming, const std::string &fileSha256,
+                                      const v1::SignedManifest &signedManifest,
                                       const v1::Manifest *manifest, const std::string &uuid,
                                       AlarmKind kind, const std::string &detail,
                                       const std::string &reportJson,
                                       std::optional<chain::Verdict> verdict);
+    // The manifest row, the stored clip row (returned in `row`) and the new chain head.
+    Expected<void> insertStored(db::Transaction &txn, const v1::SignedManifest &signedManifest,
+                                const v1::Manifest &m, const crypto::Digest &mHash,
+                                const std::string &fileSha, uint64_t size,
+                                const std::string &object, const std::string &reportJson,
+                                int64_t now, ClipRow &row);
     Expected<void> removeIncoming(IncomingFile &incoming);
     void cleanUpAfterCommit(IncomingFile &incoming);
 

@@ -70,17 +70,26 @@ public:
     std::string offload(size_t mediaBytes = 60000)
     {
         const Clip c = seal(mediaBytes);
+        const store::CommitResult r = commit(c);
+        REQUIRE(r.stored);
+        openStore();
+        must(store->issueReceipt(c.parsed.device_id()));
+        store.reset();
+        sealed.push_back(c);
+        return formatClipUuid(c.parsed.clip_uuid());
+    }
+
+    // Commits a sealed clip as the offload server does, whatever the outcome.
+    store::CommitResult commit(const Clip &c)
+    {
         openStore();
         const Bytes data = must(readFile(c.clipPath));
         auto in = must(store->beginIncoming(c.parsed.device_id(), c.parsed.seq(), data.size(), aek));
         must(in->write(0, data));
         store::TrustMaterial trust{identity->certChainDer(), pki->caCertDer(), pki->crlDer()};
         const store::CommitResult r = must(store->commitClip(std::move(in), c.manifest, trust));
-        REQUIRE(r.stored);
-        must(store->issueReceipt(c.parsed.device_id()));
         store.reset();
-        sealed.push_back(c);
-        return formatClipUuid(c.parsed.clip_uuid());
+        return r;
     }
 
     // The store as the commands left it, for checks.
@@ -571,6 +580,48 @@ TEST_CASE("evidence cli: assign, alarms and missing reasons", "[cli][evidence]")
     auto alarms = d.run(runAlarms, d.args<AlarmsArgs>(""));
     CHECK(alarms.code == kExitOk);
     CHECK(contains(alarms.out, "0 open alarm(s)"));
+}
+
+TEST_CASE("evidence cli: alarms accept-gap stores the examined clip and records the gap",
+          "[cli][evidence]")
+{
+    Dock d;
+    d.offload();
+    d.seal(); // seq 2 never reaches the dock
+    const Dock::Clip c3 = d.seal();
+    const store::CommitResult quarantined = d.commit(c3);
+    REQUIRE(quarantined.alarm == store::AlarmKind::Gap);
+
+    auto alarms = d.run(runAlarms, d.args<AlarmsArgs>(""));
+    CHECK(contains(alarms.out, "#1 GAP"));
+    CHECK(contains(alarms.out, "bwc alarms accept-gap ID --reason TEXT"));
+
+    auto accept = d.args<AlarmAcceptGapArgs>("");
+    accept.id = 1;
+    auto noReason = d.run(runAlarmAcceptGap, accept);
+    CHECK(noReason.code == kExitUsage);
+    CHECK(contains(noReason.err, "--reason is required"));
+    accept.reason = "seq 2 was a test recording deleted by the vendor, ticket 311";
+    auto r = d.run(runAlarmAcceptGap, accept);
+    INFO(r.err);
+    REQUIRE(r.code == kExitOk);
+    CHECK(contains(r.out, "alarm #1 accepted by examiner-1: device cam-0001 seq 2 recorded as "
+                          "missing; seq 3 verified and stored"));
+    CHECK(contains(d.run(runAlarms, d.args<AlarmsArgs>("")).out, "0 open alarm(s)"));
+
+    // The stored clip verifies; its report names the accepted gap among its custody.
+    auto v = d.args<VerifyArgs>();
+    v.path = formatClipUuid(c3.parsed.clip_uuid());
+    auto verified = d.run(runVerifyAny, v);
+    INFO(verified.err);
+    CHECK(verified.code == kExitOk);
+    CHECK(contains(verified.out, "chain gap"));
+    CHECK(contains(verified.out, "seq 2..2 never reached the dock; accepted by examiner-1"));
+    CHECK(contains(verified.out, "ticket 311"));
+
+    auto twice = d.run(runAlarmAcceptGap, accept);
+    CHECK(twice.code != kExitOk);
+    CHECK(contains(twice.err, "already acknowledged by examiner-1"));
 }
 
 } // namespace

@@ -264,6 +264,116 @@ TEST_CASE("store: a gap (seq 1 then 3) raises GAP and is not stored", "[store]")
                   "alarm = 'GAP'") == 1);
 }
 
+TEST_CASE("store: an examined GAP is accepted: stored from quarantine, gap recorded, chain "
+          "resumes",
+          "[store]")
+{
+    World w;
+    const Sealed s1 = w.seal();
+    w.seal();
+    w.seal();
+    const Sealed s4 = w.seal();
+    const Sealed s5 = w.seal();
+    w.offloadOk(s1);
+    // Offered at two dockings: two quarantined attempts and two alarms of one clip.
+    CHECK(w.offloadOk(s4).alarm == AlarmKind::Gap);
+    CHECK(w.offloadOk(s4).alarm == AlarmKind::Gap);
+    const auto alarms = must(w.store->catalog().listAlarms(true));
+    REQUIRE(alarms.size() == 2);
+    const int64_t alarmId = alarms.back().id;
+    const std::string qpath = w.offloadOk(s5).objectPath; // seq 5: also a GAP for now
+    CHECK(contains(qpath, "quarantine/"));
+
+    const AcceptedGap accepted =
+        must(w.store->acceptGap(alarmId, w.pki->caCertDer(), w.pki->crlDer(), w.aek, "sgt-lee",
+                                "cards 2 and 3 were lost in the field, see incident 77"));
+    CHECK(accepted.gap.firstMissingSeq == s1.parsed.seq() + 1);
+    CHECK(accepted.gap.lastMissingSeq == s4.parsed.seq() - 1);
+    CHECK(accepted.gap.resumedSeq == s4.parsed.seq());
+    CHECK(accepted.commit.stored);
+    CHECK(contains(accepted.commit.reportJson, "GAP accepted"));
+
+    // Stored as the head, the file moved out of quarantine, the gap and audit recorded.
+    auto clip = must(w.store->catalog().clip(s4.parsed.clip_uuid()));
+    REQUIRE(clip.has_value());
+    CHECK(clip->state == ClipState::Stored);
+    CHECK(must(readFile(clip->objectPath)) == must(readFile(s4.clipPath)));
+    CHECK(must(w.store->catalog().chainHead("cam-0001"))->seq() == s4.parsed.seq());
+    CHECK(w.count("SELECT COUNT(*) FROM clips WHERE state = 'quarantined' AND seq = " +
+                  std::to_string(s4.parsed.seq())) == 0);
+    CHECK(w.count("SELECT COUNT(*) FROM chain_gaps") == 1);
+    CHECK(w.count("SELECT COUNT(*) FROM audit WHERE action = 'alarm.accept-gap' AND actor = "
+                  "'sgt-lee'") == 1);
+    auto gaps = must(w.store->catalog().gaps("cam-0001"));
+    REQUIRE(gaps.size() == 1);
+    CHECK(gaps[0].alarmId == alarmId);
+    CHECK(gaps[0].reason == "cards 2 and 3 were lost in the field, see incident 77");
+    CHECK(must(w.store->verifyAudit()) > 0);
+    auto after = must(w.store->catalog().listAlarms(true));
+    REQUIRE(after.size() == 2); // the first s4 attempt's alarm and s5's stay open
+    for (const AlarmRow &a : after)
+        CHECK(a.id != alarmId);
+
+    // The camera re-offers seq 4 (held), then seq 5 appends; the receipt covers 4..5.
+    CHECK(w.offloadOk(s4).verdict == chain::Verdict::Idempotent);
+    CHECK(w.offloadOk(s5).verdict == chain::Verdict::Append);
+    v1::Receipt receipt;
+    REQUIRE(receipt.ParseFromString(must(w.store->issueReceipt("cam-0001")).receipt()));
+    CHECK(receipt.first_seq() == s4.parsed.seq());
+    CHECK(receipt.last_seq() == s5.parsed.seq());
+
+    // Accepting again is refused: the alarm is acknowledged.
+    auto again = w.store->acceptGap(alarmId, w.pki->caCertDer(), w.pki->crlDer(), w.aek, "x", "y");
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().code == Errc::Usage);
+    CHECK(contains(again.error().message, "already acknowledged by sgt-lee"));
+    // The other, older alarm of seq 4: no longer after a gap.
+    auto stale = w.store->acceptGap(alarms.front().id, w.pki->caCertDer(), w.pki->crlDer(), w.aek,
+                                    "x", "y");
+    REQUIRE_FALSE(stale.ok());
+    CHECK(contains(stale.error().message, "no longer after a gap"));
+}
+
+TEST_CASE("store: accept-gap refuses a FORK, an unknown alarm and a clip altered in quarantine",
+          "[store]")
+{
+    World w;
+    const Sealed s1 = w.seal();
+    w.seal();
+    const Sealed s3 = w.seal();
+    w.offloadOk(s1);
+    const v1::SignedManifest forked =
+        w.resign(s1.manifest, [](v1::Manifest &m) { m.set_note("a second story"); });
+    CHECK(must(w.offload(s1.clipPath, forked)).alarm == AlarmKind::Fork);
+    const CommitResult gap = w.offloadOk(s3);
+    REQUIRE(gap.alarm == AlarmKind::Gap);
+    const auto alarms = must(w.store->catalog().listAlarms(true));
+    REQUIRE(alarms.size() == 2);
+
+    auto fork = w.store->acceptGap(alarms[0].id, w.pki->caCertDer(), w.pki->crlDer(), w.aek, "x",
+                                   "y");
+    REQUIRE_FALSE(fork.ok());
+    CHECK(fork.error().code == Errc::Usage);
+    CHECK(contains(fork.error().message, "it is a FORK alarm; only a GAP"));
+    auto unknown = w.store->acceptGap(999, w.pki->caCertDer(), w.pki->crlDer(), w.aek, "x", "y");
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.error().code == Errc::NotFound);
+
+    // One flipped byte in the quarantined file: refused, and nothing changes.
+    Bytes data = must(readFile(gap.objectPath));
+    data[data.size() / 2] ^= 0x01;
+    must(atomicReplace(gap.objectPath, data, 0600));
+    auto altered = w.store->acceptGap(alarms[1].id, w.pki->caCertDer(), w.pki->crlDer(), w.aek,
+                                      "x", "y");
+    REQUIRE_FALSE(altered.ok());
+    CHECK(altered.error().code == Errc::Auth);
+    CHECK(contains(altered.error().message, "fails verification"));
+    CHECK(must(w.store->catalog().chainHead("cam-0001"))->seq() == s1.parsed.seq());
+    CHECK(must(w.store->catalog().listAlarms(true)).size() == 2);
+    CHECK(w.count("SELECT COUNT(*) FROM chain_gaps") == 0);
+    CHECK(pathExists(gap.objectPath));
+}
+
 TEST_CASE("store: a second manifest for a stored seq raises FORK", "[store]")
 {
     World w;
