@@ -46,6 +46,9 @@ constexpr size_t kReadBuffers = 2;
 constexpr int16_t kNoStream = -1;
 
 static_assert(kReadBufferLen > kFixedHeaderLen + kMaxHeaderLen);
+// ClipStreamReader copies what it is given into buffers of this size, hashed on a second
+// thread while the caller goes on (receiving, decrypting).
+constexpr size_t kStreamHashBufferLen = 1u << 20;
 
 Error ioError(const std::string &path, const char *what, int err)
 {
@@ -786,10 +789,46 @@ struct ClipStreamReader::Impl {
         return result;
     }
 
+    // The SHA-256 of every byte, on the hasher's thread: `data` is copied into the
+    // current buffer, and a full buffer is handed over while the next one fills.
+    void hash(ByteView data)
+    {
+        if (!hasher) {
+            for (Bytes &b : hashBuffers)
+                b.resize(kStreamHashBufferLen);
+            hasher = std::make_unique<CiphertextHasher>(*fileHash, hashBuffers, true);
+        }
+        while (!data.empty()) {
+            Bytes &buf = hashBuffers[hashSeq % kReadBuffers];
+            const size_t n = std::min(data.size(), buf.size() - hashFill);
+            std::memcpy(buf.data() + hashFill, data.data(), n);
+            hashFill += n;
+            data = data.subspan(n);
+            if (hashFill == buf.size()) {
+                hasher->submit(hashSeq, ByteView(buf.data(), hashFill));
+                hasher->acquire(++hashSeq);
+                hashFill = 0;
+            }
+        }
+    }
+
+    crypto::Digest finishHash()
+    {
+        if (!hasher)
+            return fileHash->finish();
+        if (hashFill > 0)
+            hasher->submit(hashSeq, ByteView(hashBuffers[hashSeq % kReadBuffers].data(), hashFill));
+        return hasher->finish();
+    }
+
     const crypto::Backend &backend;
     std::string name;
     std::optional<crypto::P256KeyPair> key;
     std::unique_ptr<crypto::Sha256> fileHash;
+    std::array<Bytes, kReadBuffers> hashBuffers;
+    std::unique_ptr<CiphertextHasher> hasher; // after hashBuffers: joined before they go
+    uint64_t hashSeq = 0;
+    size_t hashFill = 0;
     uint64_t bytes = 0;
     ParsedHeader clip;
     size_t headerLen = 0; // fixed header + ClipHeader, once the fixed header is in
@@ -816,7 +855,7 @@ void ClipStreamReader::append(ByteView data)
     Impl &d = *impl_;
     if (data.empty())
         return;
-    d.fileHash->update(data);
+    d.hash(data);
     d.bytes += data.size();
     if (d.headerError)
         return;
@@ -857,7 +896,7 @@ ClipStreamReader::finish(const std::optional<std::map<uint8_t, uint64_t>> &inter
     Impl &d = *impl_;
     StreamedClip out;
     out.fileBytes = d.bytes;
-    out.fileSha256 = d.fileHash->finish();
+    out.fileSha256 = d.finishHash();
     if (!d.headerError && !d.recordsStarted) {
         // The file ended inside its header: the messages a file of this length gets.
         const Bytes &h = d.clip.headerBytes;

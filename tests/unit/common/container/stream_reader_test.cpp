@@ -113,3 +113,28 @@ TEST_CASE("bytes that are not a clip are hashed and refused with the file reader
     REQUIRE(empty.headerError);
     CHECK_THAT(empty.headerError->message, Catch::Matchers::ContainsSubstring("bad magic"));
 }
+
+TEST_CASE("a clip of several hash buffers streams to the file reader's hashes")
+{
+    CLIP_EACH_BACKEND(backend);
+    TempDir dir;
+    auto key = backend.p256Generate();
+    REQUIRE(key.ok());
+    // 3.5 MB: the copy-and-hash buffers (1 MiB) fill, hand over and wrap several times.
+    const WrittenClip clip = writeClip(backend, dir.file("big.bwcclip"),
+                                       defaultOptions(backend, {key->pub}),
+                                       {appendStep(kMediaStreamId, patternBytes(3'500'000, 11)),
+                                        flushStep(), finishStep()});
+    const Bytes file = readBytes(clip.path);
+    REQUIRE(file.size() > 3u << 20);
+    for (size_t piece : {size_t(1) << 20, size_t(65'557), size_t(3'000'001)}) {
+        const StreamedClip s = streamAll(backend, file, *key, piece);
+        INFO("pieces of " << piece);
+        REQUIRE(s.decrypted);
+        CHECK(s.fileSha256 == clip.state.ciphertextSha256);
+        CHECK(s.decrypted->mediaPlaintextSha256 == clip.state.mediaPlaintextSha256);
+        CHECK(s.fileBytes == file.size());
+    }
+    // And through readClip's cross-check with pieces of every size.
+    CHECK(readClip(backend, clip.path, &*key).ok());
+}
