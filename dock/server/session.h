@@ -23,8 +23,9 @@
 namespace bwc::dock {
 
 using net::kOffloadProtocolVersion;
-// Received bytes are made durable (and the durable length recorded for Resume) every
-// this many bytes, and whenever a session ends before its file is complete.
+// Received bytes are flushed (and the durable length recorded for Resume) every this many
+// bytes, behind the receiving (IncomingFile::syncBehind), and synchronously whenever a
+// session ends before its file is complete and before a commit.
 constexpr uint64_t kSyncEveryBytes = 8u << 20;
 // The largest Data chunk (offload.proto).
 constexpr size_t kMaxDataBytes = 1u << 20;

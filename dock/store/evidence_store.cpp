@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 
 #include "common/base/log.h"
 #include "common/base/unique_fd.h"
@@ -134,6 +137,112 @@ Expected<chain::Decision> judge(Catalog &catalog, const std::string &certDeviceI
 
 } // namespace
 
+// Flushes an incoming file on its own thread. Only the flush and the durable-length file
+// run there: the file's fd is shared (fdatasync beside write(2) is safe), its size is
+// captured by the caller before the request, so the recorded length never exceeds what
+// the flush covered.
+class IncomingFile::Syncer
+{
+public:
+    explicit Syncer(IncomingFile &file) : file_(file), thread_([this] { run(); }) {}
+
+    ~Syncer()
+    {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+
+    Syncer(const Syncer &) = delete;
+    Syncer &operator=(const Syncer &) = delete;
+
+    Expected<void> request(uint64_t size)
+    {
+        std::lock_guard lock(mutex_);
+        if (error_)
+            return *error_;
+        requested_ = std::max(requested_, size);
+        cv_.notify_all();
+        return {};
+    }
+
+    // Waits until no flush runs or is pending; returns a flush's failure.
+    Expected<void> drain()
+    {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return error_ || (!busy_ && requested_ <= done_); });
+        if (error_)
+            return *error_;
+        return {};
+    }
+
+    Expected<void> failure()
+    {
+        std::lock_guard lock(mutex_);
+        if (error_)
+            return *error_;
+        return {};
+    }
+
+private:
+    void run()
+    {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            cv_.wait(lock, [&] { return stop_ || (!error_ && requested_ > done_); });
+            if (stop_)
+                return;
+            const uint64_t target = requested_;
+            busy_ = true;
+            lock.unlock();
+            auto flushed = file_.flushTo(target);
+            lock.lock();
+            busy_ = false;
+            if (flushed)
+                done_ = target;
+            else
+                error_ = std::move(flushed).error();
+            cv_.notify_all();
+        }
+    }
+
+    IncomingFile &file_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    uint64_t requested_ = 0, done_ = 0;
+    bool busy_ = false, stop_ = false;
+    std::optional<Error> error_;
+    std::thread thread_; // last: starts once the rest is built
+};
+
+Expected<void> IncomingFile::flushTo(uint64_t durable)
+{
+    const std::string what = "evidence store " + storeRoot_ + ": ";
+    if (auto r = file_->sync(); !r)
+        return std::move(r).error().context(what);
+    const std::string text = std::to_string(durable) + " " + std::to_string(expectedBytes_) + "\n";
+    if (auto r = atomicReplace(syncedPath_, asBytes(text)); !r)
+        return std::move(r).error().context(what);
+    return {};
+}
+
+Expected<void> IncomingFile::fsync()
+{
+    if (syncer_)
+        BWC_TRY(syncer_->drain());
+    return flushTo(size());
+}
+
+Expected<void> IncomingFile::syncBehind()
+{
+    if (!syncer_)
+        syncer_ = std::make_unique<Syncer>(*this);
+    return syncer_->request(size());
+}
+
 IncomingFile::IncomingFile(std::string storeRoot, std::string deviceId, uint64_t seq,
                            uint64_t expectedBytes, std::unique_ptr<WritableFile> file,
                            std::string syncedPath, uint64_t resumeOffset,
@@ -147,7 +256,10 @@ IncomingFile::IncomingFile(std::string storeRoot, std::string deviceId, uint64_t
 {
 }
 
-IncomingFile::~IncomingFile() = default;
+IncomingFile::~IncomingFile()
+{
+    syncer_.reset(); // joins its thread while the file is still open
+}
 
 Expected<void> IncomingFile::catchUp()
 {
@@ -198,6 +310,8 @@ Expected<container::StreamedClip> IncomingFile::finishReading(const v1::Manifest
 Expected<void> IncomingFile::write(uint64_t offset, ByteView data)
 {
     BWC_TRY(catchUp());
+    if (syncer_)
+        BWC_TRY(syncer_->failure());
     const std::string what = "evidence store " + storeRoot_ + ": receiving device " +
                              chain::printableForMessage(deviceId_) + " seq " +
                              std::to_string(seq_) + ": ";
@@ -220,16 +334,6 @@ Expected<void> IncomingFile::write(uint64_t offset, ByteView data)
     return {};
 }
 
-Expected<void> IncomingFile::fsync()
-{
-    const std::string what = "evidence store " + storeRoot_ + ": ";
-    if (auto r = file_->sync(); !r)
-        return std::move(r).error().context(what);
-    const std::string text = std::to_string(size()) + " " + std::to_string(expectedBytes_) + "\n";
-    if (auto r = atomicReplace(syncedPath_, asBytes(text)); !r)
-        return std::move(r).error().context(what);
-    return {};
-}
 
 EvidenceStore::EvidenceStore(std::string root, DockIdentity identity, std::string dockId,
                              const crypto::Backend &backend, const Clock &clock,

@@ -80,8 +80,14 @@ public:
     // Appends `data` at `offset`, which must equal size() (Errc::Protocol otherwise), and
     // passes it to the verifying reader.
     Expected<void> write(uint64_t offset, ByteView data);
-    // Makes everything written durable and records the durable length.
+    // Makes everything written durable and records the durable length; waits for a
+    // syncBehind() in progress first.
     Expected<void> fsync();
+    // The same on a background thread: returns at once while the disk catches up, so
+    // receiving goes on during the flush. The durable length (what resumes after a
+    // restart) is recorded when the flush is done; a failure is returned by the next call
+    // of write(), syncBehind() or fsync().
+    Expected<void> syncBehind();
 
     uint64_t size() const { return file_->size(); }
     // Bytes durable in tmp/ when this handle was opened (0 for a new file).
@@ -96,6 +102,8 @@ private:
     IncomingFile(std::string storeRoot, std::string deviceId, uint64_t seq, uint64_t expectedBytes,
                  std::unique_ptr<WritableFile> file, std::string syncedPath, uint64_t resumeOffset,
                  const crypto::Backend &backend, std::optional<crypto::P256KeyPair> evidenceKey);
+    // fdatasync, then records `durable` as the durable length.
+    Expected<void> flushTo(uint64_t durable);
     // The verifying pass's result; catchUp() first. The handle is spent afterwards.
     Expected<container::StreamedClip> finishReading(const v1::Manifest &manifest);
 
@@ -108,6 +116,8 @@ private:
     uint64_t resumeOffset_;
     std::optional<crypto::P256KeyPair> evidenceKey_;
     std::unique_ptr<container::ClipStreamReader> reader_;
+    class Syncer;
+    std::unique_ptr<Syncer> syncer_; // last: stopped before the file goes
 };
 
 struct CommitResult {

@@ -18,6 +18,9 @@
 #include "common/chain/clip_session.h"
 #include "common/chain/manifest.h"
 #include "common/crypto/pem.h"
+
+#include <chrono>
+#include <thread>
 #include "dock/pki/pki_store.h"
 #include "dock/store/evidence_store.h"
 #include "tests/unit/common/chain/chain_test_util.h"
@@ -449,6 +452,37 @@ TEST_CASE("store: an incoming file resumes at its durable length after a restart
     const CommitResult r = must(w.store->commitClip(std::move(in), s.manifest, w.trust()));
     CHECK(r.verdict == chain::Verdict::Append);
     CHECK(must(readFile(r.objectPath)) == data);
+}
+
+TEST_CASE("store: a flush behind the receiving records its durable length when done", "[store]")
+{
+    World w;
+    const Sealed s = w.seal();
+    const Bytes data = must(readFile(s.clipPath));
+    const size_t first = 30000, second = 10000;
+    {
+        auto in = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), data.size(), w.aek));
+        must(in->write(0, ByteView(data.data(), first)));
+        must(in->syncBehind());
+        // The flush runs on its own thread: wait for its durable length.
+        const std::string synced = in->path().substr(0, in->path().size() - 5) + ".synced";
+        const std::string expected = std::to_string(first) + " " + std::to_string(data.size());
+        std::string text;
+        for (int i = 0; i < 500 && text.rfind(expected, 0) != 0; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            if (auto t = readTextFile(synced, 64))
+                text = *t;
+        }
+        CHECK(text.rfind(expected, 0) == 0);
+        // Written after the flush: not durable, and the handle goes without a sync.
+        must(in->write(first, ByteView(data.data() + first, second)));
+    }
+    w.openStore();
+    auto in = must(w.store->beginIncoming("cam-0001", s.parsed.seq(), data.size(), w.aek));
+    CHECK(in->resumeOffset() == first);
+    must(in->write(first, ByteView(data.data() + first, data.size() - first)));
+    const CommitResult r = must(w.store->commitClip(std::move(in), s.manifest, w.trust()));
+    CHECK(r.stored);
 }
 
 TEST_CASE("store: a full disk while receiving is Errc::NoSpace naming the store", "[store]")
