@@ -8,8 +8,10 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "bwc/v1/receipt.pb.h"
 #include "common/base/clock.h"
@@ -18,9 +20,6 @@
 #include "common/chain/clip_session.h"
 #include "common/chain/manifest.h"
 #include "common/crypto/pem.h"
-
-#include <chrono>
-#include <thread>
 #include "dock/pki/pki_store.h"
 #include "dock/store/evidence_store.h"
 #include "tests/unit/common/chain/chain_test_util.h"
