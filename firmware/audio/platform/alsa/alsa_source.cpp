@@ -32,7 +32,7 @@ namespace bwc::fw {
 namespace {
 
 constexpr unsigned kPeriodUs = 20'000;
-constexpr unsigned kPeriodsPerBuffer = 4;
+constexpr unsigned kPeriodsPerBuffer = 25;
 constexpr int64_t kReopenIntervalNs = 1'000'000'000;
 
 struct PcmClose {
