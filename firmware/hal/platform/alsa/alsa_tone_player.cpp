@@ -17,7 +17,7 @@ namespace {
 
 constexpr uint32_t kRateHz = 48000;
 constexpr uint32_t kPeriodMs = 5;
-constexpr uint32_t kPeriodsPerBuffer = 4;
+constexpr uint32_t kPeriodsPerBuffer = 20;
 // A stream that accepts nothing for this long is taken as gone.
 constexpr int64_t kStallNs = 2'000'000'000;
 constexpr int kPollMs = 100;
@@ -80,7 +80,7 @@ Expected<std::unique_ptr<AlsaTonePlayer>> AlsaTonePlayer::open(const std::string
         return deviceError(device, "setting a 5 ms period", err, formatHint);
     snd_pcm_uframes_t buffer = period * kPeriodsPerBuffer;
     if ((err = snd_pcm_hw_params_set_buffer_size_near(pcm, hw.get(), &buffer)) < 0)
-        return deviceError(device, "setting a 20 ms buffer", err, formatHint);
+        return deviceError(device, "setting a 100 ms buffer", err, formatHint);
     if ((err = snd_pcm_hw_params(pcm, hw.get())) < 0)
         return deviceError(device, "applying S16_LE 48 kHz parameters", err, formatHint);
     snd_pcm_hw_params_get_channels(hw.get(), &channels);

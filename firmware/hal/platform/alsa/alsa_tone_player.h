@@ -6,7 +6,8 @@
 //
 // One thread owns the PCM (non-blocking, S16_LE, 48 kHz, mono or the nearest channel
 // count the device takes, every channel carrying the same signal; ~5 ms periods in a
-// ~20 ms buffer, so a tone reaches the output at most ~20 ms after it is written). The
+// ~100 ms buffer: a tone starts with its first period, and the player may stall up to
+// ~100 ms (a busy CPU) without an underrun chopping the beep). The
 // thread renders the pattern with ToneSynth a period at a time and writes it:
 //  - onFirstSample gets CLOCK_MONOTONIC at the moment snd_pcm_writei accepted the first
 //    period of the pattern. The first sample leaves the DAC snd_pcm_delay() frames later
@@ -14,7 +15,7 @@
 //    period is in).
 //  - A new tone replaces one still playing: the current step fades out over 2 ms (no
 //    click), then the new pattern follows in the same stream (behind what is already
-//    buffered, at most the ~20 ms buffer).
+//    buffered, at most the ~100 ms buffer).
 //  - After a pattern the thread writes one buffer of silence and then leaves the stream
 //    to run dry (the underrun stops it in silence). Nothing is written while idle. The
 //    next tone drops what is left of the silence and restarts the stream, so it starts

@@ -174,7 +174,7 @@ TEST_CASE("ALSA tone player: the start pattern through the file plugin is two 2 
         REQUIRE((*player)->rateHz() == 48000);
         REQUIRE((*player)->channels() == 1);
         REQUIRE((*player)->periodFrames() == 240);
-        REQUIRE((*player)->bufferFrames() == 960);
+        REQUIRE((*player)->bufferFrames() == 4800);
         std::mutex m;
         requested = monoNowNs();
         REQUIRE((*player)->play(ToneId::Start, tonePattern(ToneId::Start), [&](int64_t ns) {
@@ -190,8 +190,8 @@ TEST_CASE("ALSA tone player: the start pattern through the file plugin is two 2 
 
     const auto samples = readSamples(raw);
     const uint32_t rate = 48000;
-    // 80 ms beep, 60 ms gap, 80 ms beep, then one 20 ms buffer of silence.
-    REQUIRE(samples.size() == size_t(rate) * (80 + 60 + 80 + 20) / 1000);
+    // 80 ms beep, 60 ms gap, 80 ms beep, then one 100 ms buffer of silence.
+    REQUIRE(samples.size() == size_t(rate) * (80 + 60 + 80 + 100) / 1000);
     const auto segs = soundingSegments(samples, 2000, 48);
     REQUIRE(segs.size() == 2);
     // Above 2000 of ~19660 peak: the beep minus ~0.2 ms of each 2 ms ramp.
@@ -339,8 +339,8 @@ TEST_CASE("ALSA tone player: a new tone replaces one still playing, fading it ou
     }
     const auto samples = readSamples(raw);
     // 5 ms of the stop tone, its 2 ms fade-out, then the reminder (60 ms) right behind
-    // it in the same stream, then 20 ms of silence.
-    REQUIRE(samples.size() == size_t(48000) * (5 + 2 + 60 + 20) / 1000);
+    // it in the same stream, then 100 ms of silence.
+    REQUIRE(samples.size() == size_t(48000) * (5 + 2 + 60 + 100) / 1000);
     const auto segs = soundingSegments(samples, 2000, 48);
     REQUIRE(segs.size() == 1); // no gap between the two tones
     CHECK(std::abs(ms(segs[0].end - segs[0].begin, 48000) - 67.0) < 1.5);
