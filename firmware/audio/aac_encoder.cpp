@@ -57,6 +57,23 @@ int64_t floorDiv(int64_t a, int64_t b)
     return q;
 }
 
+// The encoder's sample rates, 0-terminated, or null when it names none. FFmpeg 7.1
+// (libavcodec 61.13) deprecates AVCodec::supported_samplerates for
+// avcodec_get_supported_config.
+const int *supportedSampleRates(const AVCodec *codec)
+{
+#if LIBAVCODEC_VERSION_INT >= AV_VERSION_INT(61, 13, 100)
+    const void *rates = nullptr;
+    int count = 0;
+    if (avcodec_get_supported_config(nullptr, codec, AV_CODEC_CONFIG_SAMPLE_RATE, 0, &rates,
+                                     &count) < 0)
+        return nullptr;
+    return static_cast<const int *>(rates);
+#else
+    return codec->supported_samplerates;
+#endif
+}
+
 constexpr uint32_t kMaxChannels = 8;
 constexpr size_t kAnchors = 16;
 
@@ -75,10 +92,10 @@ public:
             return Error(Errc::Config, "AAC encoder: " + std::to_string(channels) +
                                            " channels is outside 1.." +
                                            std::to_string(kMaxChannels) + "; check audio.channels");
-        if (codec->supported_samplerates) {
+        if (const int *rates = supportedSampleRates(codec)) {
             bool supported = false;
             std::string list;
-            for (const int *r = codec->supported_samplerates; *r != 0; ++r) {
+            for (const int *r = rates; *r != 0; ++r) {
                 supported = supported || uint32_t(*r) == rate;
                 list += (list.empty() ? "" : ", ") + std::to_string(*r);
             }
