@@ -21,6 +21,16 @@ Expected<std::unique_ptr<StoreSession>> openForChange(std::string_view command,
     return StoreSession::open(args, console.clock);
 }
 
+// The store for a command on one alarm, once its id is plausible.
+Expected<std::unique_ptr<StoreSession>> openForAlarm(std::string_view command, int64_t id,
+                                                     const StoreArgs &args, Console &console)
+{
+    if (id <= 0)
+        return Error(Errc::Usage,
+                     "alarm id " + std::to_string(id) + ": give the id `bwc alarms` shows (#N)");
+    return openForChange(command, args, console);
+}
+
 } // namespace
 
 int runAssign(const AssignArgs &args, Console &console)
@@ -178,11 +188,7 @@ int runAlarms(const AlarmsArgs &args, Console &console)
 int runAlarmAck(const AlarmAckArgs &args, Console &console)
 {
     constexpr std::string_view kCommand = "alarms ack";
-    if (args.id <= 0)
-        return reportError(console, kCommand,
-                           Error(Errc::Usage, "alarm id " + std::to_string(args.id) +
-                                                  ": give the id `bwc alarms` shows (#N)"));
-    auto session = openForChange(kCommand, args, console);
+    auto session = openForAlarm(kCommand, args.id, args, console);
     if (!session)
         return reportError(console, kCommand, session.error());
     StoreSession &s = **session;
@@ -195,11 +201,7 @@ int runAlarmAck(const AlarmAckArgs &args, Console &console)
 int runAlarmAcceptGap(const AlarmAcceptGapArgs &args, Console &console)
 {
     constexpr std::string_view kCommand = "alarms accept-gap";
-    if (args.id <= 0)
-        return reportError(console, kCommand,
-                           Error(Errc::Usage, "alarm id " + std::to_string(args.id) +
-                                                  ": give the id `bwc alarms` shows (#N)"));
-    auto session = openForChange(kCommand, args, console);
+    auto session = openForAlarm(kCommand, args.id, args, console);
     if (!session)
         return reportError(console, kCommand, session.error());
     StoreSession &s = **session;
