@@ -16,9 +16,8 @@ namespace bwc::dock {
 
 namespace {
 
-// How long one accept() waits for a camera. The TLS handshake runs within the same
-// deadline (TlsListener::accept), so a long wait keeps a camera that connects late in it
-// from running out of time; stop() wakes the wait with a connection of its own.
+// How long one accept() waits for a camera (the TLS handshake then has a time of its
+// own, net::kHandshakeTimeoutMs); stop() wakes the wait with a connection of its own.
 constexpr int kAcceptWaitMs = 30'000;
 constexpr int kBusyAbortMs = 2000;
 

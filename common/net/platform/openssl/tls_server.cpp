@@ -99,7 +99,9 @@ Expected<std::unique_ptr<TlsStream>> TlsListenerImpl::accept(int timeoutMs)
         if (conn.isValid()) {
             int one = 1;
             ::setsockopt(conn.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            return handshake(std::move(conn), deadline, timeoutMs);
+            // The handshake's own time: the wait for a connection is not its budget.
+            return handshake(std::move(conn), Deadline(kHandshakeTimeoutMs),
+                             kHandshakeTimeoutMs);
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) {
             BWC_TRY(waitReady(fd_.get(), POLLIN, deadline, timeoutMs, what));

@@ -14,6 +14,9 @@ namespace bwc::net {
 
 class TlsListenerImpl;
 
+// How long a connected camera has to complete the TLS handshake.
+constexpr int kHandshakeTimeoutMs = 10'000;
+
 // A listening socket and the TLS server configuration; accept() hands out one verified
 // connection at a time. accept() may be called from one thread at a time; the streams
 // it returns are independent and may be used from other threads.
@@ -33,8 +36,9 @@ public:
 
     uint16_t port() const;
 
-    // Waits up to `timeoutMs` (negative: forever) for a connection and runs the TLS
-    // handshake within the same time. Errc::Io "timed out" if no camera connected;
+    // Waits up to `timeoutMs` (negative: forever) for a connection, then runs the TLS
+    // handshake with a time of its own (kHandshakeTimeoutMs), so a camera that connects
+    // at the end of the wait is not cut short. Errc::Io "timed out" if no camera connected;
     // Errc::Cert naming the cause if the camera's certificate is rejected ("client
     // certificate ... revoked", "no CRL from ...", "does not chain to the trusted agency
     // CA"); Errc::Protocol or Errc::Io if the handshake failed otherwise. A failed
