@@ -607,6 +607,10 @@ struct ToneOptions {
     // Dropouts allowed: the losses the camera itself reported (its capture overruns).
     uint32_t maxGaps = 0;
     double maxGapMs = 0;
+    // Silence allowed at the track's end: audio still in the camera's capture buffer when
+    // the clip is sealed is not in it (at most the buffer's length; more is an overrun,
+    // which the camera reports).
+    double maxTailMs = 100;
 };
 
 int runTone(const ToneOptions &o)
@@ -657,7 +661,7 @@ int runTone(const ToneOptions &o)
     const double lead = bursts.front().startMs(rate);
     const double tail =
         1000.0 * seconds - bursts.back().startMs(rate) - bursts.back().lengthMs(rate);
-    if (lead > 100 || tail > 100) {
+    if (lead > 100 || tail > o.maxTailMs) {
         std::cerr << "bwc-hil-probe: the track is silent for " << fixed(lead, 0)
                   << " ms at its start and " << fixed(tail, 0)
                   << " ms at its end; the tone played throughout\n";
@@ -754,6 +758,8 @@ int main(int argc, char **argv)
     t->add_option("--max-dropouts", tone.maxGaps,
                   "dropouts allowed (the camera's reported losses)");
     t->add_option("--max-dropout-ms", tone.maxGapMs, "their total length, ms");
+    t->add_option("--max-tail-ms", tone.maxTailMs,
+                  "silence allowed at the end: the camera's capture buffer, ms (default 100)");
 
     std::string file;
     uint32_t width = 0, height = 0;
