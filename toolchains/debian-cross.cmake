@@ -80,8 +80,21 @@ if(NOT _bwc_cxx_isystem OR NOT IS_DIRECTORY "${_bwc_gcc_include}")
 endif()
 set(_bwc_libc_isystem
   "-isystem ${_bwc_gcc_include} -isystem ${BWC_SYSROOT}/usr/include/${BWC_CROSS_TRIPLET} -isystem ${BWC_SYSROOT}/usr/include")
-set(CMAKE_C_FLAGS_INIT "-nostdinc ${_bwc_libc_isystem}")
-set(CMAKE_CXX_FLAGS_INIT "-nostdinc${_bwc_cxx_isystem} ${_bwc_libc_isystem}")
+# 32-bit targets: 64-bit file offsets always (statvfs of a large card fails with EOVERFLOW
+# otherwise; no library ABI we use passes off_t). 64-bit time_t only where the sysroot's
+# libraries were built for it (Debian 13's t64 transition: its packages are named *t64);
+# Debian 12's armhf libraries take a 32-bit time_t, so there the firmware keeps it too
+# and dates after 2038-01-19 do not work.
+set(_bwc_abi "")
+if(BWC_CROSS_PROCESSOR MATCHES "^arm")
+  set(_bwc_abi "-D_FILE_OFFSET_BITS=64")
+  file(GLOB _bwc_t64 "${BWC_SYSROOT}/usr/share/doc/*t64")
+  if(_bwc_t64)
+    string(APPEND _bwc_abi " -D_TIME_BITS=64")
+  endif()
+endif()
+set(CMAKE_C_FLAGS_INIT "-nostdinc ${_bwc_libc_isystem} ${_bwc_abi}")
+set(CMAKE_CXX_FLAGS_INIT "-nostdinc${_bwc_cxx_isystem} ${_bwc_libc_isystem} ${_bwc_abi}")
 
 # The target's C runtime (crt1.o, libc.so) and libstdc++.so / libgcc from its GCC folder.
 set(_bwc_libdir "${BWC_SYSROOT}/usr/lib/${BWC_CROSS_TRIPLET}")

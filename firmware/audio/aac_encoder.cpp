@@ -255,7 +255,10 @@ private:
             }
             const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(count, frameSize_ - fill_));
             for (uint32_t c = 0; c < channels; ++c) {
-                float *dst = reinterpret_cast<float *>(f->extended_data[c]) + fill_;
+                // av_frame_get_buffer aligns every plane for SIMD, so the bytes are floats'
+                // storage (said through void *: 32-bit Arm's -Wcast-align rejects the direct
+                // cast from uint8_t *).
+                float *dst = static_cast<float *>(static_cast<void *>(f->extended_data[c])) + fill_;
                 if (src) {
                     const int16_t *in = src + c;
                     for (uint32_t i = 0; i < n; ++i, in += channels)

@@ -127,8 +127,20 @@ uint32_t usedPercentFor(uint64_t totalBytes, uint64_t freeBytes)
         return 100;
     if (freeBytes >= totalBytes)
         return 0;
-    const unsigned __int128 used = totalBytes - freeBytes;
-    return uint32_t((used * 100 + totalBytes - 1) / totalBytes);
+    // ceil(used * 100 / total) without a 128-bit product (32-bit Arm has no __int128):
+    // 100 steps of long division, every intermediate below totalBytes.
+    const uint64_t used = totalBytes - freeBytes;
+    uint32_t percent = 0;
+    uint64_t remainder = 0;
+    for (int i = 0; i < 100; ++i) {
+        if (remainder >= totalBytes - used) {
+            remainder -= totalBytes - used;
+            ++percent;
+        } else {
+            remainder += used;
+        }
+    }
+    return percent + (remainder != 0 ? 1 : 0);
 }
 
 Expected<Storage> Storage::open(const StorageSettings &settings)

@@ -86,7 +86,7 @@ std::vector<std::vector<std::vector<float>>> decodeAac(const std::vector<OwnedPa
             REQUIRE(frame->ch_layout.nb_channels == static_cast<int>(channels));
             std::vector<std::vector<float>> planes(channels);
             for (uint32_t c = 0; c < channels; ++c) {
-                const float *p = reinterpret_cast<const float *>(frame->extended_data[c]);
+                const float *p = static_cast<const float *>(static_cast<const void *>(frame->extended_data[c]));
                 planes[c].assign(p, p + frame->nb_samples);
             }
             out.push_back(std::move(planes));

@@ -139,7 +139,7 @@ EncodedAudio encodeSineAac(uint32_t sampleRate, uint32_t channels, double second
             const double t = static_cast<double>(start + i) / sampleRate;
             const float v = static_cast<float>(0.3 * std::sin(2 * M_PI * 440.0 * t));
             for (uint32_t c = 0; c < channels; ++c)
-                reinterpret_cast<float *>(frame->extended_data[c])[i] = v;
+                static_cast<float *>(static_cast<void *>(frame->extended_data[c]))[i] = v;
         }
         frame->pts = start;
         REQUIRE(avcodec_send_frame(ctx.get(), frame.get()) == 0);
