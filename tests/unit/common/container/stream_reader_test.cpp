@@ -26,16 +26,29 @@ StreamedClip streamAll(const crypto::Backend &backend, const Bytes &file,
     return reader.finish(std::nullopt);
 }
 
+// A clip of steps() sealed to a fresh key, in a temporary folder.
+struct Sealed {
+    explicit Sealed(const crypto::Backend &backend)
+    {
+        auto k = backend.p256Generate();
+        REQUIRE(k.ok());
+        key = *k;
+        clip = writeClip(backend, dir.file("c.bwcclip"), defaultOptions(backend, {key.pub}),
+                         steps());
+    }
+    TempDir dir;
+    crypto::P256KeyPair key;
+    WrittenClip clip;
+};
+
 } // namespace
 
 TEST_CASE("a clip streamed one byte at a time decrypts like one read from its file")
 {
     CLIP_EACH_BACKEND(backend);
-    TempDir dir;
-    auto key = backend.p256Generate();
-    REQUIRE(key.ok());
-    const WrittenClip clip =
-        writeClip(backend, dir.file("c.bwcclip"), defaultOptions(backend, {key->pub}), steps());
+    const Sealed sealed(backend);
+    const crypto::P256KeyPair *key = &sealed.key;
+    const WrittenClip &clip = sealed.clip;
     const Bytes file = readBytes(clip.path);
     const StreamedClip s = streamAll(backend, file, *key, 1);
     REQUIRE_FALSE(s.headerError);
@@ -56,13 +69,10 @@ TEST_CASE("a clip streamed one byte at a time decrypts like one read from its fi
 TEST_CASE("a key that does not open the clip leaves the structure and the hashes known")
 {
     CLIP_EACH_BACKEND(backend);
-    TempDir dir;
-    auto key = backend.p256Generate();
+    const Sealed sealed(backend);
+    const WrittenClip &clip = sealed.clip;
     auto other = backend.p256Generate();
-    REQUIRE(key.ok());
     REQUIRE(other.ok());
-    const WrittenClip clip =
-        writeClip(backend, dir.file("c.bwcclip"), defaultOptions(backend, {key->pub}), steps());
     const StreamedClip s = streamAll(backend, readBytes(clip.path), *other, 4096);
     REQUIRE(s.unlockError);
     CHECK(s.unlockError->code == Errc::NotFound);
@@ -78,11 +88,9 @@ TEST_CASE("a key that does not open the clip leaves the structure and the hashes
 TEST_CASE("a chunk that fails authentication stops decryption, not the structure pass")
 {
     CLIP_EACH_BACKEND(backend);
-    TempDir dir;
-    auto key = backend.p256Generate();
-    REQUIRE(key.ok());
-    const WrittenClip clip =
-        writeClip(backend, dir.file("c.bwcclip"), defaultOptions(backend, {key->pub}), steps());
+    const Sealed sealed(backend);
+    const crypto::P256KeyPair *key = &sealed.key;
+    const WrittenClip &clip = sealed.clip;
     Bytes file = readBytes(clip.path);
     const ClipLayout layout = layoutOf(file);
     file[layout.records[1].offset + kRecordHeaderLen + 100] ^= 0x20;
