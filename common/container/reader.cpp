@@ -4,6 +4,7 @@
 #include <array>
 #include <cerrno>
 #include <condition_variable>
+#include <functional>
 #include <cstring>
 #include <fcntl.h>
 #include <mutex>
@@ -46,9 +47,10 @@ constexpr size_t kReadBuffers = 2;
 constexpr int16_t kNoStream = -1;
 
 static_assert(kReadBufferLen > kFixedHeaderLen + kMaxHeaderLen);
-// ClipStreamReader copies what it is given into buffers of this size, hashed on a second
-// thread while the caller goes on (receiving, decrypting).
-constexpr size_t kStreamHashBufferLen = 1u << 20;
+// ClipStreamReader copies what it is given into a ring of buffers of this size, hashed
+// and decrypted on two threads while the caller goes on (receiving, writing).
+constexpr size_t kStreamBufferLen = 1u << 20;
+constexpr size_t kStreamBuffers = 4;
 
 Error ioError(const std::string &path, const char *what, int err)
 {
@@ -81,99 +83,126 @@ void wipe(uint8_t *data, size_t len)
         explicit_bzero(data, len);
 }
 
-// The ciphertext SHA-256 of read(): on its own thread when the file spans several
-// buffers, inline otherwise. The reading loop fills buffer (seq % kReadBuffers), hands it
-// over with submit() and, before refilling it, waits in acquire() until it has
-// been hashed. finish() hashes what is left and joins; the destructor abandons the work
-// and joins, so every error path is safe.
-class CiphertextHasher {
+// Buffers filled in turn by one thread and handed, in order, to consumers that each see
+// every buffer: each consumer on a thread of its own, or all of them inline when not
+// threaded. The filling thread fills buffer (seq % count), hands it over with submit()
+// and, before refilling it, waits in acquire() until every consumer is done with it.
+// finish() lets the consumers take what is left and joins; the destructor abandons the
+// work and joins, so every error path is safe. read() hashes the file this way; the
+// stream reader hashes it and runs its decrypting pass.
+class BufferRing {
 public:
-    CiphertextHasher(crypto::Sha256 &hash, const std::array<Bytes, kReadBuffers> &buffers,
-                     bool threaded)
-        : hash_(hash), buffers_(buffers)
+    using Consumer = std::function<void(uint64_t seq, ByteView data)>;
+
+    BufferRing(const std::vector<Bytes> &buffers, std::vector<Consumer> consumers, bool threaded)
+        : buffers_(buffers), lengths_(buffers.size(), 0)
     {
+        for (Consumer &c : consumers)
+            workers_.push_back(std::make_unique<Worker>(Worker{std::move(c), 0, {}}));
         if (threaded)
-            thread_ = std::thread([this] { run(); });
+            for (size_t i = 0; i < workers_.size(); ++i)
+                workers_[i]->thread = std::thread([this, i] { run(*workers_[i]); });
     }
 
-    ~CiphertextHasher()
+    ~BufferRing()
     {
         {
             std::lock_guard lock(mutex_);
             abandon_ = true;
         }
         cv_.notify_all();
-        if (thread_.joinable())
-            thread_.join();
+        join();
     }
 
-    CiphertextHasher(const CiphertextHasher &) = delete;
-    CiphertextHasher &operator=(const CiphertextHasher &) = delete;
+    BufferRing(const BufferRing &) = delete;
+    BufferRing &operator=(const BufferRing &) = delete;
+
+    size_t count() const { return buffers_.size(); }
 
     void acquire(uint64_t seq)
     {
-        if (!thread_.joinable() || seq < kReadBuffers)
+        if (!threaded() || seq < count())
             return;
         std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return hashed_ + kReadBuffers > seq; });
+        cv_.wait(lock, [&] { return slowest() + count() > seq; });
     }
 
-    // `data` is the start of buffer (seq % kReadBuffers) when threaded.
+    // `data` lies in buffer (seq % count()) when threaded.
     void submit(uint64_t seq, ByteView data)
     {
-        if (!thread_.joinable()) {
-            hash_.update(data);
+        if (!threaded()) {
+            for (auto &w : workers_)
+                w->consume(seq, data);
             return;
         }
         {
             std::lock_guard lock(mutex_);
-            lengths_[seq % kReadBuffers] = data.size();
+            lengths_[seq % count()] = data.size();
             submitted_ = seq + 1;
         }
         cv_.notify_all();
     }
 
-    crypto::Digest finish()
+    void finish()
     {
-        if (thread_.joinable()) {
-            {
-                std::lock_guard lock(mutex_);
-                done_ = true;
-            }
-            cv_.notify_all();
-            thread_.join();
+        {
+            std::lock_guard lock(mutex_);
+            done_ = true;
         }
-        return hash_.finish();
+        cv_.notify_all();
+        join();
     }
 
 private:
-    void run()
+    struct Worker {
+        Consumer consume;
+        uint64_t taken = 0; // buffers consumed
+        std::thread thread;
+    };
+
+    bool threaded() const { return !workers_.empty() && workers_.front()->thread.joinable(); }
+
+    uint64_t slowest() const
+    {
+        uint64_t least = UINT64_MAX;
+        for (const auto &w : workers_)
+            least = std::min(least, w->taken);
+        return least;
+    }
+
+    void join()
+    {
+        for (auto &w : workers_)
+            if (w->thread.joinable())
+                w->thread.join();
+    }
+
+    void run(Worker &w)
     {
         std::unique_lock lock(mutex_);
         for (;;) {
-            cv_.wait(lock, [&] { return abandon_ || done_ || hashed_ < submitted_; });
-            if (abandon_ || (hashed_ == submitted_ && done_))
+            cv_.wait(lock, [&] { return abandon_ || done_ || w.taken < submitted_; });
+            if (abandon_ || (w.taken == submitted_ && done_))
                 return;
-            const size_t slot = size_t(hashed_ % kReadBuffers);
+            const uint64_t seq = w.taken;
+            const size_t slot = size_t(seq % count());
             const size_t len = lengths_[slot];
             lock.unlock();
-            hash_.update(ByteView(buffers_[slot].data(), len));
+            w.consume(seq, ByteView(buffers_[slot].data(), len));
             lock.lock();
-            ++hashed_;
+            ++w.taken;
             cv_.notify_all();
         }
     }
 
-    crypto::Sha256 &hash_;
-    const std::array<Bytes, kReadBuffers> &buffers_;
-    std::array<size_t, kReadBuffers> lengths_{};
+    const std::vector<Bytes> &buffers_;
+    std::vector<size_t> lengths_;
+    std::vector<std::unique_ptr<Worker>> workers_;
     std::mutex mutex_;
     std::condition_variable cv_;
     uint64_t submitted_ = 0;
-    uint64_t hashed_ = 0;
     bool done_ = false;
     bool abandon_ = false;
-    std::thread thread_;
 };
 
 struct StreamProgress {
@@ -672,7 +701,7 @@ Expected<ReadResult> ClipReader::read(const ReadOptions &options)
 
     // A file larger than one buffer is hashed on a second thread; a small one is read
     // whole into one buffer and hashed inline.
-    std::array<Bytes, kReadBuffers> buffers;
+    std::vector<Bytes> buffers(kReadBuffers);
     const bool threaded = d.openSize > kReadBufferLen;
     if (threaded) {
         for (Bytes &b : buffers)
@@ -688,7 +717,8 @@ Expected<ReadResult> ClipReader::read(const ReadOptions &options)
     RecordScanner scanner(d, options, mediaHash.get());
 
     uint64_t offset = 0;
-    CiphertextHasher hasher(*fileHash, buffers, threaded);
+    BufferRing hasher(buffers, {[&](uint64_t, ByteView data) { fileHash->update(data); }},
+                      threaded);
     for (uint64_t seq = 0;; ++seq) {
         hasher.acquire(seq);
         // Inline hashing is done with a buffer when submit() returns, so one is enough.
@@ -720,7 +750,8 @@ Expected<ReadResult> ClipReader::read(const ReadOptions &options)
 
     ReadResult result;
     result.fileBytes = offset;
-    result.ciphertextSha256 = hasher.finish();
+    hasher.finish();
+    result.ciphertextSha256 = fileHash->finish();
     result.streams = scanner.totals();
     result.decrypted = options.decrypt;
     if (mediaHash)
@@ -760,6 +791,7 @@ struct ClipStreamReader::Impl {
         decrypt.mediaHash = backend.newSha256();
         decrypt.scanner =
             std::make_unique<RecordScanner>(clip, decrypt.options, decrypt.mediaHash.get());
+        decrypting = true;
     }
 
     static void feed(Pass &pass, ByteView data, uint64_t offset)
@@ -789,52 +821,118 @@ struct ClipStreamReader::Impl {
         return result;
     }
 
-    // The SHA-256 of every byte, on the hasher's thread: `data` is copied into the
-    // current buffer, and a full buffer is handed over while the next one fills.
-    void hash(ByteView data)
+    // The header, then the structure pass over the records, inline. `data` ends at `bytes`.
+    void structure(ByteView data)
     {
-        if (!hasher) {
-            for (Bytes &b : hashBuffers)
-                b.resize(kStreamHashBufferLen);
-            hasher = std::make_unique<CiphertextHasher>(*fileHash, hashBuffers, true);
+        if (headerError)
+            return;
+        if (!recordsStarted) {
+            // Gather the fixed header, then the ClipHeader it announces.
+            Bytes &h = clip.headerBytes;
+            if (h.size() < kFixedHeaderLen) {
+                const size_t take = std::min(kFixedHeaderLen - h.size(), data.size());
+                h.insert(h.end(), data.begin(), data.begin() + ptrdiff_t(take));
+                data = data.subspan(take);
+                if (h.size() < kFixedHeaderLen)
+                    return;
+                auto fixed = checkFixedHeader(h, name);
+                if (!fixed) {
+                    headerError = std::move(fixed).error();
+                    return;
+                }
+                headerLen = kFixedHeaderLen + *fixed;
+            }
+            const size_t take = std::min(headerLen - h.size(), data.size());
+            h.insert(h.end(), data.begin(), data.begin() + ptrdiff_t(take));
+            data = data.subspan(take);
+            if (h.size() < headerLen)
+                return;
+            recordsStarted = true;
+            startRecords();
+            if (headerError || data.empty())
+                return;
+        }
+        feed(scan, data, bytes - data.size());
+    }
+
+    // Every byte is copied into the ring's buffers; each full buffer goes to one thread
+    // that hashes the file and, holding the key, to one that runs the decrypting pass,
+    // while the caller goes on (receiving, writing, the structure pass).
+    void handOver(ByteView data)
+    {
+        if (!ring) {
+            buffers.assign(kStreamBuffers, Bytes(kStreamBufferLen));
+            std::vector<BufferRing::Consumer> consumers{
+                [this](uint64_t, ByteView b) { fileHash->update(b); }};
+            if (key)
+                consumers.emplace_back([this](uint64_t seq, ByteView b) { decryptBuffer(seq, b); });
+            ring = std::make_unique<BufferRing>(buffers, std::move(consumers), true);
         }
         while (!data.empty()) {
-            Bytes &buf = hashBuffers[hashSeq % kReadBuffers];
-            const size_t n = std::min(data.size(), buf.size() - hashFill);
-            std::memcpy(buf.data() + hashFill, data.data(), n);
-            hashFill += n;
+            Bytes &buf = buffers[ringSeq % kStreamBuffers];
+            const size_t n = std::min(data.size(), buf.size() - fill);
+            std::memcpy(buf.data() + fill, data.data(), n);
+            fill += n;
             data = data.subspan(n);
-            if (hashFill == buf.size()) {
-                hasher->submit(hashSeq, ByteView(buf.data(), hashFill));
-                hasher->acquire(++hashSeq);
-                hashFill = 0;
+            if (fill == buf.size()) {
+                submit();
+                ring->acquire(ringSeq);
             }
         }
     }
 
-    crypto::Digest finishHash()
+    void submit()
     {
-        if (!hasher)
-            return fileHash->finish();
-        if (hashFill > 0)
-            hasher->submit(hashSeq, ByteView(hashBuffers[hashSeq % kReadBuffers].data(), hashFill));
-        return hasher->finish();
+        // Where the records start, as known when the buffer is handed over (everything in
+        // it has been through the structure pass): before the header was complete, the
+        // buffer holds header bytes only.
+        recordsFrom[ringSeq % kStreamBuffers] = decrypting ? headerLen : UINT64_MAX;
+        ring->submit(ringSeq, ByteView(buffers[ringSeq % kStreamBuffers].data(), fill));
+        ++ringSeq;
+        fill = 0;
+    }
+
+    // On the decrypting thread: the record bytes of buffer `seq`.
+    void decryptBuffer(uint64_t seq, ByteView b)
+    {
+        const uint64_t from = recordsFrom[seq % kStreamBuffers];
+        if (from == UINT64_MAX)
+            return;
+        const uint64_t at = seq * kStreamBufferLen;
+        const uint64_t skip = from > at ? std::min<uint64_t>(from - at, b.size()) : 0;
+        if (skip < b.size())
+            feed(decrypt, b.subspan(size_t(skip)), at + skip);
+    }
+
+    // Hands over the last, partial buffer and waits for both threads; the file's SHA-256.
+    crypto::Digest finishRing()
+    {
+        if (ring) {
+            if (fill > 0)
+                submit();
+            ring->finish();
+        }
+        return fileHash->finish();
     }
 
     const crypto::Backend &backend;
     std::string name;
     std::optional<crypto::P256KeyPair> key;
     std::unique_ptr<crypto::Sha256> fileHash;
-    std::array<Bytes, kReadBuffers> hashBuffers;
-    std::unique_ptr<CiphertextHasher> hasher; // after hashBuffers: joined before they go
-    uint64_t hashSeq = 0;
-    size_t hashFill = 0;
+    std::vector<Bytes> buffers;
+    std::array<uint64_t, kStreamBuffers> recordsFrom{};
+    uint64_t ringSeq = 0;
+    size_t fill = 0;
     uint64_t bytes = 0;
     ParsedHeader clip;
     size_t headerLen = 0; // fixed header + ClipHeader, once the fixed header is in
     bool recordsStarted = false;
     std::optional<Error> headerError, unlockError;
+    bool decrypting = false; // the decrypting pass was started (set before any record byte
+                             // is handed over; never changed by the threads)
     Pass scan, decrypt;
+    // Last: its threads are joined before anything they use goes.
+    std::unique_ptr<BufferRing> ring;
 };
 
 ClipStreamReader::ClipStreamReader(const crypto::Backend &backend, std::string name,
@@ -855,39 +953,11 @@ void ClipStreamReader::append(ByteView data)
     Impl &d = *impl_;
     if (data.empty())
         return;
-    d.hash(data);
     d.bytes += data.size();
-    if (d.headerError)
-        return;
-    if (!d.recordsStarted) {
-        // Gather the fixed header, then the ClipHeader it announces.
-        Bytes &h = d.clip.headerBytes;
-        if (h.size() < kFixedHeaderLen) {
-            const size_t take = std::min(kFixedHeaderLen - h.size(), data.size());
-            h.insert(h.end(), data.begin(), data.begin() + ptrdiff_t(take));
-            data = data.subspan(take);
-            if (h.size() < kFixedHeaderLen)
-                return;
-            auto headerLen = checkFixedHeader(h, d.name);
-            if (!headerLen) {
-                d.headerError = std::move(headerLen).error();
-                return;
-            }
-            d.headerLen = kFixedHeaderLen + *headerLen;
-        }
-        const size_t take = std::min(d.headerLen - h.size(), data.size());
-        h.insert(h.end(), data.begin(), data.begin() + ptrdiff_t(take));
-        data = data.subspan(take);
-        if (h.size() < d.headerLen)
-            return;
-        d.recordsStarted = true;
-        d.startRecords();
-        if (d.headerError || data.empty())
-            return;
-    }
-    const uint64_t at = d.bytes - data.size(); // the file offset of data
-    Impl::feed(d.scan, data, at);
-    Impl::feed(d.decrypt, data, at);
+    d.structure(data);
+    // After the structure pass saw these bytes: a buffer handed over knows where the
+    // records start.
+    d.handOver(data);
 }
 
 StreamedClip
@@ -896,7 +966,7 @@ ClipStreamReader::finish(const std::optional<std::map<uint8_t, uint64_t>> &inter
     Impl &d = *impl_;
     StreamedClip out;
     out.fileBytes = d.bytes;
-    out.fileSha256 = d.finishHash();
+    out.fileSha256 = d.finishRing();
     if (!d.headerError && !d.recordsStarted) {
         // The file ended inside its header: the messages a file of this length gets.
         const Bytes &h = d.clip.headerBytes;
