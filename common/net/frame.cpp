@@ -54,37 +54,50 @@ size_t FrameDecoder::wanted() const
 {
     if (error_)
         return 0;
-    if (buffer_.size() < kFrameHeaderBytes)
-        return kFrameHeaderBytes - buffer_.size();
+    if (filled_ < kFrameHeaderBytes)
+        return kFrameHeaderBytes - filled_;
     const uint32_t length = getU32(buffer_.data());
     if (!lengthValid(length))
         return 0;
-    return kFrameHeaderBytes + length - buffer_.size();
+    return kFrameHeaderBytes + length - filled_;
 }
 
 bool FrameDecoder::frameReady() const
 {
-    return !error_ && buffer_.size() >= kFrameHeaderBytes && wanted() == 0 &&
+    return !error_ && filled_ >= kFrameHeaderBytes && wanted() == 0 &&
            lengthValid(getU32(buffer_.data()));
+}
+
+MutableByteView FrameDecoder::space(size_t max)
+{
+    const size_t n = std::min(max, wanted());
+    if (buffer_.size() < filled_ + n)
+        buffer_.resize(filled_ + n);
+    return MutableByteView(buffer_.data() + filled_, n);
+}
+
+size_t FrameDecoder::commit(size_t n)
+{
+    n = std::min(n, wanted());
+    const bool hadHeader = filled_ >= kFrameHeaderBytes;
+    filled_ += n;
+    if (!hadHeader && filled_ == kFrameHeaderBytes) {
+        const uint32_t length = getU32(buffer_.data());
+        if (!lengthValid(length))
+            error_ = lengthError(length);
+    }
+    return n;
 }
 
 size_t FrameDecoder::feed(ByteView data)
 {
     size_t taken = 0;
     while (taken < data.size()) {
-        const size_t want = wanted();
-        if (want == 0)
+        MutableByteView room = space(data.size() - taken);
+        if (room.empty())
             break;
-        const size_t n = std::min(want, data.size() - taken);
-        buffer_.insert(buffer_.end(), data.begin() + long(taken), data.begin() + long(taken + n));
-        taken += n;
-        if (buffer_.size() == kFrameHeaderBytes) {
-            const uint32_t length = getU32(buffer_.data());
-            if (!lengthValid(length)) {
-                error_ = lengthError(length);
-                break;
-            }
-        }
+        std::copy_n(data.begin() + long(taken), room.size(), room.begin());
+        taken += commit(room.size());
     }
     return taken;
 }
@@ -110,7 +123,7 @@ Expected<std::optional<v1::Frame>> FrameDecoder::next()
                                            "the peer speaks another protocol version");
         return *error_;
     }
-    buffer_.clear();
+    filled_ = 0;
     return std::optional<v1::Frame>(std::move(frame));
 }
 

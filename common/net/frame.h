@@ -47,6 +47,11 @@ class FrameDecoder
 public:
     // Appends bytes up to the end of the current frame; returns how many were taken.
     [[nodiscard]] size_t feed(ByteView data);
+    // The same without feed()'s copy: room in the decoder's own buffer for the next
+    // min(max, wanted()) bytes (empty when wanted() is 0). Read into it, then commit()
+    // how many bytes were read; nothing else may change the decoder in between.
+    MutableByteView space(size_t max);
+    [[nodiscard]] size_t commit(size_t n);
     // Bytes still missing from the current header or frame (0 once a frame is complete
     // or the stream is broken): a reader can ask for exactly this many and never
     // consume bytes of the next frame.
@@ -57,12 +62,15 @@ public:
     Expected<std::optional<v1::Frame>> next();
 
     // Bytes held that do not yet form a frame.
-    size_t buffered() const { return buffer_.size(); }
+    size_t buffered() const { return filled_; }
     // True once a header and body are complete and waiting for next().
     bool frameReady() const;
 
 private:
+    // The current frame is buffer_[0, filled_); buffer_ only grows (kept for the next
+    // frame), so a stream of 1 MiB Data frames reuses one buffer.
     Bytes buffer_;
+    size_t filled_ = 0;
     std::optional<Error> error_;
 };
 

@@ -38,20 +38,21 @@ Expected<void> sendFrame(TlsStream &stream, const v1::Frame &frame, int timeoutM
 Expected<v1::Frame> receiveFrame(TlsStream &stream, FrameDecoder &decoder, int timeoutMs)
 {
     const Deadline deadline(timeoutMs);
-    std::array<uint8_t, 16 * 1024> chunk{};
     for (;;) {
         BWC_ASSIGN(frame, decoder.next());
         if (frame)
             return std::move(*frame);
-        const size_t want = std::min(decoder.wanted(), chunk.size());
+        // Straight into the decoder's buffer: up to the rest of the frame, never into the
+        // next one.
+        MutableByteView room = decoder.space(kMaxFrameBytes);
         const int wait = deadline.remainingMs();
         if (wait == 0)
             return Error(Errc::Io, "offload stream: timed out after " + std::to_string(timeoutMs) +
                                        " ms waiting for a frame; the peer stalled");
-        auto got = stream.read(MutableByteView(chunk.data(), want), wait);
+        auto got = stream.read(room, wait);
         if (!got)
             return std::move(got).error();
-        const size_t taken = decoder.feed(ByteView(chunk.data(), *got));
+        const size_t taken = decoder.commit(*got);
         if (taken != *got)
             return Error(Errc::Internal, "frame decoder took " + std::to_string(taken) + " of " +
                                              std::to_string(*got) + " bytes it asked for");

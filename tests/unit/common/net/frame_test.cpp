@@ -2,6 +2,7 @@
 
 #include <catch2/catch_test_macros.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -210,6 +211,50 @@ TEST_CASE("frame: a body that is not a Frame, or a Frame without a message, is r
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == Errc::Protocol);
     CHECK(refused.error().message.find("no message set") != std::string::npos);
+}
+
+TEST_CASE("frame: reading into the decoder's own buffer gives the same frames as feed()")
+{
+    const v1::Frame big = dataFrame(1024 * 1024);
+    const v1::Frame hello = helloFrame();
+    Bytes wire = encodeFrame(big);
+    const Bytes second = encodeFrame(hello);
+    wire.insert(wire.end(), second.begin(), second.end());
+
+    // Reads of odd sizes, as a socket returns them; never past the current frame.
+    FrameDecoder decoder;
+    std::vector<v1::Frame> out;
+    size_t at = 0, step = 1;
+    while (at < wire.size()) {
+        MutableByteView room = decoder.space(step);
+        REQUIRE(room.size() == std::min(step, decoder.wanted()));
+        REQUIRE_FALSE(room.empty());
+        std::copy_n(wire.begin() + long(at), room.size(), room.begin());
+        REQUIRE(decoder.commit(room.size()) == room.size());
+        at += room.size();
+        step = step * 7 % 65521 + 1;
+        for (;;) {
+            auto next = decoder.next();
+            REQUIRE(next.ok());
+            if (!next->has_value())
+                break;
+            out.push_back(std::move(**next));
+        }
+    }
+    REQUIRE(out.size() == 2);
+    CHECK(sameFrame(out[0], big));
+    CHECK(sameFrame(out[1], hello));
+    CHECK(decoder.buffered() == 0);
+    CHECK(decoder.space(100).size() == 4); // the next header only
+
+    // A bad length committed through space() breaks the stream as feed() does.
+    FrameDecoder bad;
+    MutableByteView header = bad.space(4);
+    REQUIRE(header.size() == 4);
+    putU32(header.data(), 0);
+    CHECK(bad.commit(4) == 4);
+    CHECK(bad.space(100).empty());
+    requireProtocolError(bad.next(), "frame length 0");
 }
 
 } // namespace
