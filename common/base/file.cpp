@@ -1,6 +1,7 @@
 #include "common/base/file.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -111,6 +112,156 @@ private:
     uint64_t size_;
 };
 
+// 0, or the errno of the failed pwrite.
+int pwriteAll(int fd, const uint8_t *data, size_t len, uint64_t offset)
+{
+    while (len > 0) {
+        const ssize_t n = ::pwrite(fd, data, len, off_t(offset));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        data += n;
+        len -= size_t(n);
+        offset += uint64_t(n);
+    }
+    return 0;
+}
+
+// See createDirectFile. The file is [0, base_) on the device (or the page cache) and
+// [base_, base_ + fill_) in stage_; base_ is a multiple of kBlock.
+class DirectWritableFile final : public WritableFile {
+public:
+    static constexpr size_t kBlock = 4096;
+    static constexpr size_t kStage = 4u << 20;
+
+    static Expected<std::unique_ptr<WritableFile>> open(UniqueFd direct, UniqueFd buffered,
+                                                        std::string path, uint64_t size)
+    {
+        std::unique_ptr<DirectWritableFile> f(
+            new DirectWritableFile(std::move(direct), std::move(buffered), std::move(path)));
+        if (!f->stage_)
+            return Error(Errc::Io, f->path_ + ": no memory for a " + std::to_string(kStage) +
+                                       "-byte write buffer");
+        // Resuming: the partial last block is staged again, to be rewritten whole.
+        f->base_ = size / kBlock * kBlock;
+        f->fill_ = size_t(size - f->base_);
+        size_t got = 0;
+        while (got < f->fill_) {
+            const ssize_t n = ::pread(f->buffered_.get(), f->stage_.get() + got, f->fill_ - got,
+                                      off_t(f->base_ + got));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return n < 0 ? ioError("read", f->path_, errno)
+                             : Error(Errc::Io, f->path_ + ": shrank while it was opened");
+            got += size_t(n);
+        }
+        return std::unique_ptr<WritableFile>(std::move(f));
+    }
+
+    Expected<void> append(ByteView data) override
+    {
+        while (!data.empty()) {
+            if (fill_ == kStage)
+                BWC_TRY(writeStaged());
+            const size_t n = std::min(data.size(), kStage - fill_);
+            std::memcpy(stage_.get() + fill_, data.data(), n);
+            fill_ += n;
+            data = data.subspan(n);
+        }
+        return {};
+    }
+
+    Expected<void> flush() override { return writeStaged(); }
+
+    Expected<void> sync() override
+    {
+        if (::fdatasync(direct_.get()) != 0)
+            return ioError("fdatasync", path_, errno);
+        return {};
+    }
+
+    uint64_t size() const override { return base_ + fill_; }
+    const std::string &path() const override { return path_; }
+
+private:
+    DirectWritableFile(UniqueFd direct, UniqueFd buffered, std::string path)
+        : direct_(std::move(direct)), buffered_(std::move(buffered)), path_(std::move(path)),
+          stage_(static_cast<uint8_t *>(std::aligned_alloc(kBlock, kStage)))
+    {
+    }
+
+    // Whole blocks straight to the device, the rest through the page cache; the partial
+    // block stays staged.
+    Expected<void> writeStaged()
+    {
+        const size_t whole = fill_ / kBlock * kBlock;
+        if (whole > 0) {
+            int err = pwriteAll(directOk_ ? direct_.get() : buffered_.get(), stage_.get(), whole,
+                                base_);
+            if (err == EINVAL && directOk_) {
+                // The file system took O_DIRECT at open but not for this write: buffered.
+                directOk_ = false;
+                err = pwriteAll(buffered_.get(), stage_.get(), whole, base_);
+            }
+            if (err != 0)
+                return ioError("write", path_, err);
+        }
+        const size_t tail = fill_ - whole;
+        if (tail > 0) {
+            const int err = pwriteAll(buffered_.get(), stage_.get() + whole, tail, base_ + whole);
+            if (err != 0)
+                return ioError("write", path_, err);
+        }
+        if (whole > 0) {
+            std::memmove(stage_.get(), stage_.get() + whole, tail);
+            base_ += whole;
+            fill_ = tail;
+        }
+        return {};
+    }
+
+    struct Free {
+        void operator()(uint8_t *p) const { std::free(p); }
+    };
+
+    UniqueFd direct_, buffered_;
+    std::string path_;
+    std::unique_ptr<uint8_t, Free> stage_;
+    uint64_t base_ = 0;
+    size_t fill_ = 0;
+    bool directOk_ = true;
+};
+
+// Opens `path` twice, with and without O_DIRECT; a file system that refuses O_DIRECT
+// gets a buffered file.
+Expected<std::unique_ptr<WritableFile>> openDirect(const std::string &path, bool create)
+{
+    const int flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
+    UniqueFd buffered(::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0),
+                             0640));
+    if (!buffered.isValid())
+        return ioError(create ? "create" : "open for append", path, errno);
+    if (create)
+        BWC_TRY(fsyncDirectory(parentDirectory(path)));
+    struct stat st {};
+    if (::fstat(buffered.get(), &st) != 0)
+        return ioError("stat", path, errno);
+    UniqueFd direct(::open(path.c_str(), (flags & ~(O_CREAT | O_EXCL)) | O_DIRECT));
+    if (!direct.isValid()) {
+        if (errno != EINVAL)
+            return ioError("open for direct writing", path, errno);
+        if (::lseek(buffered.get(), 0, SEEK_END) < 0)
+            return ioError("seek", path, errno);
+        return std::unique_ptr<WritableFile>(
+            new PosixWritableFile(std::move(buffered), path, uint64_t(st.st_size)));
+    }
+    return DirectWritableFile::open(std::move(direct), std::move(buffered), path,
+                                    uint64_t(st.st_size));
+}
+
 } // namespace
 
 Expected<std::unique_ptr<WritableFile>> createFile(const std::string &path)
@@ -134,6 +285,16 @@ Expected<std::unique_ptr<WritableFile>> openForAppend(const std::string &path)
         return ioError("stat", path, errno);
     return std::unique_ptr<WritableFile>(
         new PosixWritableFile(std::move(fd), path, uint64_t(st.st_size)));
+}
+
+Expected<std::unique_ptr<WritableFile>> createDirectFile(const std::string &path)
+{
+    return openDirect(path, true);
+}
+
+Expected<std::unique_ptr<WritableFile>> openDirectForAppend(const std::string &path)
+{
+    return openDirect(path, false);
 }
 
 Expected<Bytes> readFile(const std::string &path, uint64_t maxBytes)

@@ -16,7 +16,12 @@ class WritableFile {
 public:
     virtual ~WritableFile() = default;
     virtual Expected<void> append(ByteView data) = 0;
-    // Makes everything appended so far durable (fdatasync).
+    // Hands what append() still holds in memory to the kernel (a direct file's staged
+    // bytes; nothing for the others). Call it on the appending thread.
+    virtual Expected<void> flush() { return {}; }
+    // Makes durable (fdatasync) everything handed to the kernel: all that was appended,
+    // for a direct file all up to its last flush(). It may run on another thread than
+    // append() and flush().
     virtual Expected<void> sync() = 0;
     virtual uint64_t size() const = 0;
     virtual const std::string &path() const = 0;
@@ -27,6 +32,12 @@ public:
 Expected<std::unique_ptr<WritableFile>> createFile(const std::string &path);
 // Opens an existing file for appending at its end.
 Expected<std::unique_ptr<WritableFile>> openForAppend(const std::string &path);
+// The same for large files written once and seldom read back (received evidence): whole
+// 4 KiB blocks are written with O_DIRECT from a staging buffer, past the page cache; the
+// unaligned tail goes through the page cache at flush() and is rewritten with its block.
+// On a file system without O_DIRECT (tmpfs) they are ordinary buffered files.
+Expected<std::unique_ptr<WritableFile>> createDirectFile(const std::string &path);
+Expected<std::unique_ptr<WritableFile>> openDirectForAppend(const std::string &path);
 
 Expected<Bytes> readFile(const std::string &path, uint64_t maxBytes = uint64_t(1) << 30);
 Expected<std::string> readTextFile(const std::string &path, uint64_t maxBytes = 16u << 20);

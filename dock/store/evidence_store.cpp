@@ -233,6 +233,7 @@ Expected<void> IncomingFile::fsync()
 {
     if (syncer_)
         BWC_TRY(syncer_->drain());
+    BWC_TRY(flushFile());
     return flushTo(size());
 }
 
@@ -240,7 +241,15 @@ Expected<void> IncomingFile::syncBehind()
 {
     if (!syncer_)
         syncer_ = std::make_unique<Syncer>(*this);
+    BWC_TRY(flushFile());
     return syncer_->request(size());
+}
+
+Expected<void> IncomingFile::flushFile()
+{
+    if (auto r = file_->flush(); !r)
+        return std::move(r).error().context("evidence store " + storeRoot_ + ": ");
+    return {};
 }
 
 IncomingFile::IncomingFile(std::string storeRoot, std::string deviceId, uint64_t seq,
@@ -406,11 +415,11 @@ EvidenceStore::beginIncoming(const std::string &deviceId, uint64_t seq, uint64_t
         durable = std::min(durable, held);
         if (held > durable)
             BWC_TRY(truncateFile(part, durable));
-        BWC_ASSIGN(opened, openForAppend(part));
+        BWC_ASSIGN(opened, openDirectForAppend(part));
         file = std::move(opened);
         resume = durable;
     } else {
-        BWC_ASSIGN(created, createFile(part));
+        BWC_ASSIGN(created, createDirectFile(part));
         file = std::move(created);
         (void)removeFile(synced);
     }

@@ -102,8 +102,11 @@ private:
     IncomingFile(std::string storeRoot, std::string deviceId, uint64_t seq, uint64_t expectedBytes,
                  std::unique_ptr<WritableFile> file, std::string syncedPath, uint64_t resumeOffset,
                  const crypto::Backend &backend, std::optional<crypto::P256KeyPair> evidenceKey);
-    // fdatasync, then records `durable` as the durable length.
+    // fdatasync, then records `durable` as the durable length (on the Syncer's thread:
+    // flushFile() first, on the receiving one).
     Expected<void> flushTo(uint64_t durable);
+    // Hands the bytes the file still stages to the kernel.
+    Expected<void> flushFile();
     // The verifying pass's result; catchUp() first. The handle is spent afterwards.
     Expected<container::StreamedClip> finishReading(const v1::Manifest &manifest);
 
