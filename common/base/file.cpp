@@ -1,9 +1,12 @@
 #include "common/base/file.h"
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
+#include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,8 +132,10 @@ int pwriteAll(int fd, const uint8_t *data, size_t len, uint64_t offset)
     return 0;
 }
 
-// See createDirectFile. The file is [0, base_) on the device (or the page cache) and
-// [base_, base_ + fill_) in stage_; base_ is a multiple of kBlock.
+// See createDirectFile. The file is [0, base_) on the device (or the page cache, or being
+// written by the writer thread) and [base_, base_ + fill_) in the current staging
+// buffer; base_ is a multiple of kBlock. A full buffer goes to the writer thread while the
+// other one fills, so that appending never waits for the device unless it is behind.
 class DirectWritableFile final : public WritableFile {
 public:
     static constexpr size_t kBlock = 4096;
@@ -141,15 +146,15 @@ public:
     {
         std::unique_ptr<DirectWritableFile> f(
             new DirectWritableFile(std::move(direct), std::move(buffered), std::move(path)));
-        if (!f->stage_)
-            return Error(Errc::Io, f->path_ + ": no memory for a " + std::to_string(kStage) +
-                                       "-byte write buffer");
+        if (!f->stage_[0] || !f->stage_[1])
+            return Error(Errc::Io, f->path_ + ": no memory for two " + std::to_string(kStage) +
+                                       "-byte write buffers");
         // Resuming: the partial last block is staged again, to be rewritten whole.
         f->base_ = size / kBlock * kBlock;
         f->fill_ = size_t(size - f->base_);
         size_t got = 0;
         while (got < f->fill_) {
-            const ssize_t n = ::pread(f->buffered_.get(), f->stage_.get() + got, f->fill_ - got,
+            const ssize_t n = ::pread(f->buffered_.get(), f->stage() + got, f->fill_ - got,
                                       off_t(f->base_ + got));
             if (n < 0 && errno == EINTR)
                 continue;
@@ -158,26 +163,45 @@ public:
                              : Error(Errc::Io, f->path_ + ": shrank while it was opened");
             got += size_t(n);
         }
+        f->writer_ = std::thread([raw = f.get()] { raw->run(); });
         return std::unique_ptr<WritableFile>(std::move(f));
+    }
+
+    ~DirectWritableFile() override
+    {
+        {
+            std::unique_lock lock(mutex_);
+            // A buffer handed over is written before the file closes.
+            cv_.wait(lock, [&] { return !pending_; });
+            stop_ = true;
+        }
+        cv_.notify_all();
+        if (writer_.joinable())
+            writer_.join();
     }
 
     Expected<void> append(ByteView data) override
     {
         while (!data.empty()) {
-            if (fill_ == kStage)
-                BWC_TRY(writeStaged());
             const size_t n = std::min(data.size(), kStage - fill_);
-            std::memcpy(stage_.get() + fill_, data.data(), n);
+            std::memcpy(stage() + fill_, data.data(), n);
             fill_ += n;
             data = data.subspan(n);
+            if (fill_ == kStage)
+                BWC_TRY(handOver());
         }
         return {};
     }
 
-    Expected<void> flush() override { return writeStaged(); }
+    Expected<void> flush() override
+    {
+        BWC_TRY(waitForWriter());
+        return writeStaged();
+    }
 
     Expected<void> sync() override
     {
+        BWC_TRY(waitForWriter());
         if (::fdatasync(direct_.get()) != 0)
             return ioError("fdatasync", path_, errno);
         return {};
@@ -187,52 +211,115 @@ public:
     const std::string &path() const override { return path_; }
 
 private:
+    struct Free {
+        void operator()(uint8_t *p) const { std::free(p); }
+    };
+    using Buffer = std::unique_ptr<uint8_t, Free>;
+
     DirectWritableFile(UniqueFd direct, UniqueFd buffered, std::string path)
         : direct_(std::move(direct)), buffered_(std::move(buffered)), path_(std::move(path)),
-          stage_(static_cast<uint8_t *>(std::aligned_alloc(kBlock, kStage)))
+          stage_{Buffer(static_cast<uint8_t *>(std::aligned_alloc(kBlock, kStage))),
+                 Buffer(static_cast<uint8_t *>(std::aligned_alloc(kBlock, kStage)))}
     {
     }
 
-    // Whole blocks straight to the device, the rest through the page cache; the partial
-    // block stays staged.
+    uint8_t *stage() { return stage_[current_].get(); }
+
+    // Whole blocks, past the page cache while the file system allows it; 0 or an errno.
+    int writeBlocks(const uint8_t *data, size_t len, uint64_t offset)
+    {
+        int err = pwriteAll(directOk_ ? direct_.get() : buffered_.get(), data, len, offset);
+        if (err == EINVAL && directOk_) {
+            // The file system took O_DIRECT at open but not for this write: buffered.
+            directOk_ = false;
+            err = pwriteAll(buffered_.get(), data, len, offset);
+        }
+        return err;
+    }
+
+    void run()
+    {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            cv_.wait(lock, [&] { return stop_ || pending_; });
+            if (stop_)
+                return;
+            const uint8_t *data = stage_[jobBuffer_].get();
+            const uint64_t offset = jobOffset_;
+            lock.unlock();
+            const int err = writeBlocks(data, kStage, offset);
+            lock.lock();
+            if (err != 0 && error_ == 0)
+                error_ = err;
+            pending_ = false;
+            cv_.notify_all();
+        }
+    }
+
+    Expected<void> waitForWriter()
+    {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return !pending_; });
+        if (error_ != 0)
+            return ioError("write", path_, error_);
+        return {};
+    }
+
+    // The full current buffer to the writer thread; appending goes on in the other one.
+    Expected<void> handOver()
+    {
+        BWC_TRY(waitForWriter());
+        {
+            std::lock_guard lock(mutex_);
+            jobBuffer_ = current_;
+            jobOffset_ = base_;
+            pending_ = true;
+        }
+        cv_.notify_all();
+        current_ ^= 1;
+        base_ += kStage;
+        fill_ = 0;
+        return {};
+    }
+
+    // On the appending thread, the writer idle: whole blocks straight to the device, the
+    // rest through the page cache; the partial block stays staged.
     Expected<void> writeStaged()
     {
         const size_t whole = fill_ / kBlock * kBlock;
         if (whole > 0) {
-            int err = pwriteAll(directOk_ ? direct_.get() : buffered_.get(), stage_.get(), whole,
-                                base_);
-            if (err == EINVAL && directOk_) {
-                // The file system took O_DIRECT at open but not for this write: buffered.
-                directOk_ = false;
-                err = pwriteAll(buffered_.get(), stage_.get(), whole, base_);
-            }
-            if (err != 0)
+            if (const int err = writeBlocks(stage(), whole, base_); err != 0)
                 return ioError("write", path_, err);
         }
         const size_t tail = fill_ - whole;
         if (tail > 0) {
-            const int err = pwriteAll(buffered_.get(), stage_.get() + whole, tail, base_ + whole);
+            const int err = pwriteAll(buffered_.get(), stage() + whole, tail, base_ + whole);
             if (err != 0)
                 return ioError("write", path_, err);
         }
         if (whole > 0) {
-            std::memmove(stage_.get(), stage_.get() + whole, tail);
+            std::memmove(stage(), stage() + whole, tail);
             base_ += whole;
             fill_ = tail;
         }
         return {};
     }
 
-    struct Free {
-        void operator()(uint8_t *p) const { std::free(p); }
-    };
-
     UniqueFd direct_, buffered_;
     std::string path_;
-    std::unique_ptr<uint8_t, Free> stage_;
+    Buffer stage_[2];
+    size_t current_ = 0;
     uint64_t base_ = 0;
     size_t fill_ = 0;
-    bool directOk_ = true;
+    bool directOk_ = true; // the writer's while pending_, the appending thread's otherwise
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool pending_ = false, stop_ = false;
+    size_t jobBuffer_ = 0;
+    uint64_t jobOffset_ = 0;
+    int error_ = 0; // the first failed write's errno; the file is unusable after it
+    std::thread writer_; // last: joined before the rest goes
 };
 
 // Opens `path` twice, with and without O_DIRECT; a file system that refuses O_DIRECT

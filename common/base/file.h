@@ -20,8 +20,8 @@ public:
     // bytes; nothing for the others). Call it on the appending thread.
     virtual Expected<void> flush() { return {}; }
     // Makes durable (fdatasync) everything handed to the kernel: all that was appended,
-    // for a direct file all up to its last flush(). It may run on another thread than
-    // append() and flush().
+    // for a direct file all up to its last flush() (it waits for the writes in flight).
+    // It may run on another thread than append() and flush().
     virtual Expected<void> sync() = 0;
     virtual uint64_t size() const = 0;
     virtual const std::string &path() const = 0;
