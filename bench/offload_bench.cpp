@@ -29,6 +29,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,10 +84,10 @@ void must(Expected<void> e, const char *what)
         die(std::string(what) + ": " + e.error().message);
 }
 
-// fork + exec with stdin and stdout redirected; returns the pid. stdinFd >= 0 is used as
-// stdin instead of stdinPath.
+// fork + exec with stdin, stdout and stderr redirected; returns the pid. stdinFd >= 0 is
+// used as stdin instead of stdinPath.
 pid_t spawn(const std::vector<std::string> &argv, const std::string &stdinPath,
-            const std::string &stdoutPath, int stdinFd = -1)
+            const std::string &stdoutPath, const std::string &stderrPath, int stdinFd = -1)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -93,12 +95,12 @@ pid_t spawn(const std::vector<std::string> &argv, const std::string &stdinPath,
     if (pid == 0) {
         int in = stdinFd >= 0 ? stdinFd : open(stdinPath.c_str(), O_RDONLY);
         int out = open(stdoutPath.c_str(), O_WRONLY);
-        int err = open("/dev/null", O_WRONLY);
+        int err = open(stderrPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (in < 0 || out < 0 || err < 0)
             _exit(127);
         dup2(in, 0);
         dup2(out, 1);
-        // openssl's handshake chatter; a failure shows as the exit status.
+        // openssl's handshake chatter, kept for the message when it fails.
         dup2(err, 2);
         std::vector<char *> args;
         for (const auto &a : argv)
@@ -124,6 +126,50 @@ uint16_t freePort()
     return must(net::localPort(fd.get()), "finding a free port");
 }
 
+// The last lines of a log, for a failure's message.
+std::string tailOf(const std::string &path)
+{
+    auto text = readTextFile(path, 1u << 20);
+    if (!text || text->empty())
+        return "(nothing on its stderr)";
+    std::string t = *text;
+    if (t.size() > 600)
+        t = "..." + t.substr(t.size() - 600);
+    return t;
+}
+
+// Waits until every port has a listening socket on 127.0.0.1 (read from /proc/net/tcp,
+// which does not take one of s_server's accepts as a test connection would).
+void waitListening(const std::vector<uint16_t> &ports, const std::vector<pid_t> &servers,
+                   const std::vector<std::string> &logs)
+{
+    for (int tries = 0; tries < 1000; ++tries) {
+        // A /proc file has no size to read up to: read it as a stream.
+        std::ifstream in("/proc/net/tcp");
+        if (!in)
+            die("cannot read /proc/net/tcp");
+        const std::string table((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
+        size_t listening = 0;
+        for (uint16_t port : ports) {
+            char key[32];
+            std::snprintf(key, sizeof key, "0100007F:%04X 00000000:0000 0A", unsigned(port));
+            if (table.find(key) != std::string::npos)
+                ++listening;
+        }
+        if (listening == ports.size())
+            return;
+        for (size_t i = 0; i < servers.size(); ++i) {
+            int status = 0;
+            if (waitpid(servers[i], &status, WNOHANG) == servers[i])
+                die("openssl s_server on port " + std::to_string(ports[i]) +
+                    " exited before listening: " + tailOf(logs[i]));
+        }
+        usleep(10'000);
+    }
+    die("openssl s_server did not listen within 10 s");
+}
+
 struct Timing {
     double seconds = 0;
     double clientCpuSeconds = 0;
@@ -142,19 +188,22 @@ Timing rawTransfer(const std::string &pki, const std::vector<std::string> &files
     int keepOpen[2];
     if (pipe(keepOpen) != 0)
         die("pipe failed");
+    std::vector<std::string> serverLogs, clientLogs;
     for (size_t i = 0; i < files.size(); ++i) {
         const uint16_t port = freePort();
         ports.push_back(port);
+        serverLogs.push_back(files[i] + ".s_server.log");
+        clientLogs.push_back(files[i] + ".s_client.log");
         servers.push_back(spawn({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port),
                                  "-naccept", "1", "-cert", pki + "/docks/dock-01.pem", "-key",
                                  pki + "/docks/dock-01.key", "-CAfile", pki + "/ca.pem",
                                  "-Verify", "2", "-verify_return_error", "-CRL", pki + "/crl.pem",
                                  "-crl_check", "-tls1_2", "-cipher", cipher, "-quiet"},
-                                "", "/dev/null", keepOpen[0]));
+                                "", "/dev/null", serverLogs.back(), keepOpen[0]));
     }
     close(keepOpen[0]);
-    // Let the servers bind (outside the timed part).
-    usleep(500'000);
+    // The servers listen before the clock starts.
+    waitListening(ports, servers, serverLogs);
     const double cpu0 = childrenCpuSeconds();
     const double t0 = nowSeconds();
     for (size_t i = 0; i < files.size(); ++i) {
@@ -164,17 +213,20 @@ Timing rawTransfer(const std::string &pki, const std::vector<std::string> &files
                                  "-key", dev + ".key", "-CAfile", pki + "/ca.pem",
                                  "-verify_return_error", "-tls1_2", "-cipher", cipher, "-quiet",
                                  "-no_ign_eof", "-nocommands"},
-                                files[i], "/dev/null"));
+                                files[i], "/dev/null", clientLogs.back()));
     }
     double clientCpu = 0;
-    for (pid_t c : clients) {
-        if (waitFor(c) != 0)
-            die("openssl s_client failed (is openssl installed? run scripts/setup)");
+    for (size_t i = 0; i < clients.size(); ++i) {
+        if (const int rc = waitFor(clients[i]); rc != 0)
+            die("openssl s_client to port " + std::to_string(ports[i]) + " failed (exit " +
+                std::to_string(rc) + "; is openssl installed? run scripts/setup): " +
+                tailOf(clientLogs[i]) + "\ns_server: " + tailOf(serverLogs[i]));
     }
     clientCpu = childrenCpuSeconds() - cpu0;
-    for (pid_t s : servers) {
-        if (waitFor(s) != 0)
-            die("openssl s_server failed");
+    for (size_t i = 0; i < servers.size(); ++i) {
+        if (const int rc = waitFor(servers[i]); rc != 0)
+            die("openssl s_server on port " + std::to_string(ports[i]) + " failed (exit " +
+                std::to_string(rc) + "): " + tailOf(serverLogs[i]));
     }
     const double t1 = nowSeconds();
     close(keepOpen[1]);
